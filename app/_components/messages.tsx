@@ -1,0 +1,57 @@
+'use client';
+
+import type { TMessage } from '@/db/schema';
+import { Markdown } from './markdown';
+
+const roleLabels: Record<TMessage['role'], string> = {
+  system: 'System',
+  user: 'User',
+  assistant: 'Assistant',
+  tool: 'Tool result',
+  ipython: 'Code result',
+};
+
+export function MessageBody({ message }: { message: TMessage }) {
+  return (
+    <div className="space-y-2">
+      {message.content && (message.role === 'tool' || message.role === 'ipython' ? <pre className="max-h-96 overflow-auto rounded bg-slate-100 p-2 font-mono text-xs whitespace-pre-wrap">{message.content}</pre> : <Markdown text={message.content} />)}
+      {message.tool_calls?.map((call, i) => (
+        <div key={call.id ?? i} className="rounded border border-slate-200 bg-slate-50 p-2 text-xs">
+          <div className="font-semibold">Tool call: {call.function.name}</div>
+          <pre className="mt-1 max-h-64 overflow-auto font-mono whitespace-pre-wrap">{prettyJson(call.function.arguments)}</pre>
+        </div>
+      ))}
+    </div>
+  );
+}
+
+function prettyJson(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
+/** The conversation so far: the system prompt collapsed, then every turn. */
+export function Conversation({ messages }: { messages: TMessage[] }) {
+  return (
+    <div className="space-y-3">
+      {messages.map((message, i) =>
+        message.role === 'system' ? (
+          <details key={i} className="rounded-md border border-slate-200 bg-white px-3 py-2 text-sm">
+            <summary className="cursor-pointer text-slate-500">System prompt</summary>
+            <div className="mt-2">
+              <MessageBody message={message} />
+            </div>
+          </details>
+        ) : (
+          <div key={i} className={`rounded-md border px-4 py-3 ${message.role === 'user' ? 'border-blue-100 bg-blue-50' : 'border-slate-200 bg-white'}`}>
+            <div className="mb-1 text-xs font-semibold tracking-wide text-slate-500 uppercase">{roleLabels[message.role]}</div>
+            <MessageBody message={message} />
+          </div>
+        ),
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,26 @@
+import 'server-only';
+import { getDb } from '@/db/client';
+import { localArtifactStore } from '@/server/artifacts/store';
+import { auth } from '@/server/auth/next-auth';
+import { getQueue } from '@/server/jobs/queue';
+import type { TContext } from '@/server/trpc';
+import { getUserById } from '@/server/users/users';
+import type { TSessionUser } from '@/server/users/schemas';
+
+/** The signed-in user, re-read from the database (null when signed out or deleted). */
+export async function currentUser(): Promise<TSessionUser | null> {
+  const session = await auth();
+  const id = Number(session?.user?.id);
+  if (!Number.isInteger(id) || id <= 0) return null;
+  return getUserById(getDb().db, id);
+}
+
+export async function createRequestContext(): Promise<TContext> {
+  const db = getDb();
+  return {
+    db,
+    user: await currentUser(),
+    queue: () => getQueue(process.env.DATABASE_URL!),
+    store: localArtifactStore(),
+  };
+}

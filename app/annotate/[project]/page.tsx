@@ -1,0 +1,13 @@
+import { notFound } from 'next/navigation';
+import { requireSignedIn, serverCaller } from '@/app/_trpc/server';
+import { AnnotateClient } from './annotate-client';
+
+export const metadata = { title: 'Annotate · Pairwise' };
+
+export default async function AnnotatePage({ params }: { params: Promise<{ project: string }> }) {
+  const { project } = await params;
+  await requireSignedIn(`/annotate/${project}`);
+  const info = await (await serverCaller()).projects.get({ project }).catch(() => null);
+  if (!info) notFound();
+  return <AnnotateClient project={info.slug} projectName={info.name} />;
+}

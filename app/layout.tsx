@@ -1,0 +1,50 @@
+import type { Metadata } from 'next';
+import Link from 'next/link';
+import type { ReactNode } from 'react';
+import { TrpcProvider } from './_trpc/client';
+import { currentUser } from './_trpc/context';
+import './globals.css';
+
+export const metadata: Metadata = {
+  title: 'Pairwise',
+  description: 'Human preference data for better language models',
+};
+
+export default async function RootLayout({ children }: { children: ReactNode }) {
+  const user = await currentUser();
+  return (
+    <html lang="en">
+      <body className="min-h-screen">
+        <header className="border-b border-slate-200 bg-white">
+          <nav className="mx-auto flex h-12 max-w-7xl items-center gap-6 px-4 text-sm">
+            <Link href="/" className="font-semibold tracking-tight text-slate-900">
+              Pairwise
+            </Link>
+            {user && (
+              <Link href="/projects" className="text-slate-600 hover:text-slate-900">
+                Projects
+              </Link>
+            )}
+            <span className="ml-auto flex items-center gap-4 text-slate-600">
+              {user ? (
+                <>
+                  <span>
+                    {user.email} <span className="rounded bg-slate-100 px-1.5 py-0.5 text-xs">{user.role}</span>
+                  </span>
+                  <Link href="/signout" className="hover:text-slate-900">
+                    Sign out
+                  </Link>
+                </>
+              ) : (
+                <Link href="/signin" className="hover:text-slate-900">
+                  Sign in
+                </Link>
+              )}
+            </span>
+          </nav>
+        </header>
+        <TrpcProvider>{children}</TrpcProvider>
+      </body>
+    </html>
+  );
+}

@@ -1,0 +1,6 @@
+import { redirect } from 'next/navigation';
+import { currentUser } from './_trpc/context';
+
+export default async function Home() {
+  redirect((await currentUser()) ? '/projects' : '/signin');
+}

@@ -1,0 +1,5 @@
+export * from './users';
+export * from './projects';
+export * from './content';
+export * from './annotation';
+export * from './exports';

@@ -1,0 +1,153 @@
+CREATE TYPE "public"."user_role" AS ENUM('admin', 'reviewer', 'annotator');--> statement-breakpoint
+CREATE TYPE "public"."response_origin" AS ENUM('model', 'human', 'edit');--> statement-breakpoint
+CREATE TYPE "public"."assignment_status" AS ENUM('active', 'submitted', 'released');--> statement-breakpoint
+CREATE TYPE "public"."preference_strength" AS ENUM('significantly_better', 'better', 'slightly_better', 'marginally_better');--> statement-breakpoint
+CREATE TYPE "public"."export_format" AS ENUM('trl');--> statement-breakpoint
+CREATE TYPE "public"."export_status" AS ENUM('queued', 'running', 'succeeded', 'failed');--> statement-breakpoint
+CREATE TABLE "users" (
+	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "users_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
+	"email" text NOT NULL,
+	"name" text,
+	"password_hash" text NOT NULL,
+	"role" "user_role" DEFAULT 'annotator' NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "project_members" (
+	"project_id" bigint NOT NULL,
+	"user_id" bigint NOT NULL,
+	"role" "user_role" NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "project_members_project_id_user_id_pk" PRIMARY KEY("project_id","user_id")
+);
+--> statement-breakpoint
+CREATE TABLE "projects" (
+	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "projects_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
+	"slug" text NOT NULL,
+	"name" text NOT NULL,
+	"description" text DEFAULT '' NOT NULL,
+	"judgments_required" integer DEFAULT 1 NOT NULL,
+	"lease_seconds" integer DEFAULT 900 NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "projects_judgments_required_positive" CHECK ("projects"."judgments_required" >= 1),
+	CONSTRAINT "projects_lease_seconds_positive" CHECK ("projects"."lease_seconds" >= 10)
+);
+--> statement-breakpoint
+CREATE TABLE "comparison_responses" (
+	"comparison_id" bigint NOT NULL,
+	"position" integer NOT NULL,
+	"response_id" bigint NOT NULL,
+	CONSTRAINT "comparison_responses_comparison_id_position_pk" PRIMARY KEY("comparison_id","position")
+);
+--> statement-breakpoint
+CREATE TABLE "comparisons" (
+	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "comparisons_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
+	"project_id" bigint NOT NULL,
+	"prompt_id" bigint NOT NULL,
+	"external_id" text,
+	"content_hash" text NOT NULL,
+	"judgments_required" integer NOT NULL,
+	"judgment_count" integer DEFAULT 0 NOT NULL,
+	"metadata" jsonb DEFAULT '{}'::jsonb NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "comparisons_judgments_required_positive" CHECK ("comparisons"."judgments_required" >= 1)
+);
+--> statement-breakpoint
+CREATE TABLE "prompts" (
+	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "prompts_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
+	"project_id" bigint NOT NULL,
+	"messages" jsonb NOT NULL,
+	"metadata" jsonb DEFAULT '{}'::jsonb NOT NULL,
+	"content_hash" text NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "responses" (
+	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "responses_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
+	"prompt_id" bigint NOT NULL,
+	"messages" jsonb NOT NULL,
+	"model" text,
+	"origin" "response_origin" DEFAULT 'model' NOT NULL,
+	"parent_response_id" bigint,
+	"author_id" bigint,
+	"sampling" jsonb,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "assignments" (
+	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "assignments_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
+	"comparison_id" bigint NOT NULL,
+	"annotator_id" bigint NOT NULL,
+	"shown_response_ids" bigint[] NOT NULL,
+	"status" "assignment_status" DEFAULT 'active' NOT NULL,
+	"leased_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"expires_at" timestamp with time zone NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "judgments" (
+	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "judgments_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
+	"project_id" bigint NOT NULL,
+	"comparison_id" bigint NOT NULL,
+	"assignment_id" bigint NOT NULL,
+	"annotator_id" bigint NOT NULL,
+	"chosen_response_id" bigint NOT NULL,
+	"rejected_response_id" bigint NOT NULL,
+	"chosen_position" integer NOT NULL,
+	"strength" "preference_strength" NOT NULL,
+	"rationale" text,
+	"time_spent_ms" integer NOT NULL,
+	"client_submission_id" text NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "judgments_time_spent_nonnegative" CHECK ("judgments"."time_spent_ms" >= 0),
+	CONSTRAINT "judgments_chosen_differs" CHECK ("judgments"."chosen_response_id" <> "judgments"."rejected_response_id")
+);
+--> statement-breakpoint
+CREATE TABLE "exports" (
+	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "exports_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
+	"project_id" bigint NOT NULL,
+	"format" "export_format" NOT NULL,
+	"status" "export_status" DEFAULT 'queued' NOT NULL,
+	"requested_by" bigint,
+	"row_count" integer,
+	"artifact_key" text,
+	"error" text,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"started_at" timestamp with time zone,
+	"finished_at" timestamp with time zone
+);
+--> statement-breakpoint
+ALTER TABLE "project_members" ADD CONSTRAINT "project_members_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "project_members" ADD CONSTRAINT "project_members_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "comparison_responses" ADD CONSTRAINT "comparison_responses_comparison_id_comparisons_id_fk" FOREIGN KEY ("comparison_id") REFERENCES "public"."comparisons"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "comparison_responses" ADD CONSTRAINT "comparison_responses_response_id_responses_id_fk" FOREIGN KEY ("response_id") REFERENCES "public"."responses"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "comparisons" ADD CONSTRAINT "comparisons_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "comparisons" ADD CONSTRAINT "comparisons_prompt_id_prompts_id_fk" FOREIGN KEY ("prompt_id") REFERENCES "public"."prompts"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "prompts" ADD CONSTRAINT "prompts_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "responses" ADD CONSTRAINT "responses_prompt_id_prompts_id_fk" FOREIGN KEY ("prompt_id") REFERENCES "public"."prompts"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "responses" ADD CONSTRAINT "responses_author_id_users_id_fk" FOREIGN KEY ("author_id") REFERENCES "public"."users"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "assignments" ADD CONSTRAINT "assignments_comparison_id_comparisons_id_fk" FOREIGN KEY ("comparison_id") REFERENCES "public"."comparisons"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "assignments" ADD CONSTRAINT "assignments_annotator_id_users_id_fk" FOREIGN KEY ("annotator_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "judgments" ADD CONSTRAINT "judgments_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "judgments" ADD CONSTRAINT "judgments_comparison_id_comparisons_id_fk" FOREIGN KEY ("comparison_id") REFERENCES "public"."comparisons"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "judgments" ADD CONSTRAINT "judgments_assignment_id_assignments_id_fk" FOREIGN KEY ("assignment_id") REFERENCES "public"."assignments"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "judgments" ADD CONSTRAINT "judgments_annotator_id_users_id_fk" FOREIGN KEY ("annotator_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "judgments" ADD CONSTRAINT "judgments_chosen_response_id_responses_id_fk" FOREIGN KEY ("chosen_response_id") REFERENCES "public"."responses"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "judgments" ADD CONSTRAINT "judgments_rejected_response_id_responses_id_fk" FOREIGN KEY ("rejected_response_id") REFERENCES "public"."responses"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "exports" ADD CONSTRAINT "exports_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "exports" ADD CONSTRAINT "exports_requested_by_users_id_fk" FOREIGN KEY ("requested_by") REFERENCES "public"."users"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
+CREATE UNIQUE INDEX "users_email_key" ON "users" USING btree ("email");--> statement-breakpoint
+CREATE INDEX "project_members_user_idx" ON "project_members" USING btree ("user_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "projects_slug_key" ON "projects" USING btree ("slug");--> statement-breakpoint
+CREATE INDEX "comparison_responses_response_idx" ON "comparison_responses" USING btree ("response_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "comparisons_project_external_id_key" ON "comparisons" USING btree ("project_id","external_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "comparisons_project_hash_key" ON "comparisons" USING btree ("project_id","content_hash");--> statement-breakpoint
+CREATE INDEX "comparisons_open_queue_idx" ON "comparisons" USING btree ("project_id","id") WHERE "comparisons"."judgment_count" < "comparisons"."judgments_required";--> statement-breakpoint
+CREATE UNIQUE INDEX "prompts_project_hash_key" ON "prompts" USING btree ("project_id","content_hash");--> statement-breakpoint
+CREATE INDEX "responses_prompt_idx" ON "responses" USING btree ("prompt_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "assignments_comparison_annotator_key" ON "assignments" USING btree ("comparison_id","annotator_id");--> statement-breakpoint
+CREATE INDEX "assignments_annotator_active_idx" ON "assignments" USING btree ("annotator_id","expires_at") WHERE "assignments"."status" = 'active';--> statement-breakpoint
+CREATE UNIQUE INDEX "judgments_annotator_submission_key" ON "judgments" USING btree ("annotator_id","client_submission_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "judgments_comparison_annotator_key" ON "judgments" USING btree ("comparison_id","annotator_id");--> statement-breakpoint
+CREATE INDEX "judgments_project_idx" ON "judgments" USING btree ("project_id","id");--> statement-breakpoint
+CREATE INDEX "judgments_annotator_created_idx" ON "judgments" USING btree ("annotator_id","created_at");--> statement-breakpoint
+CREATE INDEX "exports_project_created_idx" ON "exports" USING btree ("project_id","created_at");

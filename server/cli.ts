@@ -1,0 +1,129 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { progressBar, readSecretFromStdin, reportCliError, withDatabase } from './cli-support';
+import { env } from './env';
+import { AppError } from './errors';
+import { countProjectJudgments, streamTrlPreferenceLines } from './exports/trl';
+import { importComparisons } from './imports/import-comparisons';
+import { addMember, createProject, requireProjectBySlug } from './projects/projects';
+import { roles } from './users/schemas';
+import { createUser, requireUserByEmail } from './users/users';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+const roleOption = () => new Option('--role <role>', 'role').choices([...roles]).makeOptionMandatory();
+
+const program = new Command()
+  .name('npm run cli --')
+  .description('Pairwise command line. Uses DATABASE_URL when set, else the embedded PostgreSQL under .data/.')
+  .showHelpAfterError();
+
+const user = program.command('user').description('manage users');
+user
+  .command('create')
+  .description('create a user; the password is read from stdin')
+  .requiredOption('--email <email>', 'email address (the sign-in name)')
+  .addOption(roleOption())
+  .option('--name <name>', 'display name')
+  .action(async (opts: { email: string; role: (typeof roles)[number]; name?: string }) => {
+    const password = await readSecretFromStdin('Password: ');
+    await withDatabase(async ({ db }) => {
+      const created = await createUser(db, { email: opts.email, password, role: opts.role, name: opts.name });
+      console.log(`created ${created.role} ${created.email} (id ${created.id})`);
+    });
+  });
+
+const project = program.command('project').description('manage projects');
+project
+  .command('create')
+  .description('create a project')
+  .requiredOption('--slug <slug>', 'short name used in URLs, e.g. chat-round-1')
+  .requiredOption('--name <name>', 'display name')
+  .option('--judgments <k>', 'judgments required per comparison', positiveInt, 1)
+  .option('--lease-seconds <s>', 'how long an annotator holds a comparison', positiveInt, 900)
+  .action(async (opts: { slug: string; name: string; judgments: number; leaseSeconds: number }) => {
+    await withDatabase(async ({ db }) => {
+      const created = await createProject(db, { slug: opts.slug, name: opts.name, judgmentsRequired: opts.judgments, leaseSeconds: opts.leaseSeconds });
+      console.log(`created project ${created.slug} (id ${created.id}, ${created.judgmentsRequired} judgment(s) per comparison)`);
+    });
+  });
+
+const member = program.command('member').description('manage project members');
+member
+  .command('add')
+  .description('add a user to a project, or change their role in it')
+  .requiredOption('--project <slug>', 'project slug')
+  .requiredOption('--email <email>', 'the user’s email')
+  .addOption(roleOption())
+  .action(async (opts: { project: string; email: string; role: (typeof roles)[number] }) => {
+    await withDatabase(async ({ db }) => {
+      const p = await requireProjectBySlug(db, opts.project);
+      const u = await requireUserByEmail(db, opts.email);
+      await addMember(db, { projectId: p.id, userId: u.id, role: opts.role });
+      console.log(`${u.email} is ${opts.role} in ${p.slug}`);
+    });
+  });
+
+program
+  .command('import')
+  .description('import comparisons from a .jsonl or .jsonl.gz file (native format); all or nothing')
+  .requiredOption('--project <slug>', 'project slug')
+  .argument('<file>', 'JSONL file, optionally gzipped')
+  .action(async (file: string, opts: { project: string }) => {
+    const size = (await fs.stat(file).catch(() => null))?.size;
+    if (size === undefined) throw new AppError('BAD_REQUEST', `cannot read ${file}`);
+    await withDatabase(async ({ db }) => {
+      const p = await requireProjectBySlug(db, opts.project);
+      const bar = progressBar('import', 'bytes');
+      bar.start(size, 0);
+      let bytes = 0;
+      try {
+        const result = await importComparisons(db, {
+          projectId: p.id,
+          judgmentsRequired: p.judgmentsRequired,
+          source: createReadStream(file, { highWaterMark: 256 * 1024 }),
+          maxMessageBytes: env().PAIRWISE_MAX_MESSAGE_BYTES,
+          onProgress: (progress) => {
+            bytes = progress.bytes;
+            bar.update(bytes);
+          },
+        });
+        bar.update(size);
+        bar.stop();
+        console.log(`imported ${result.imported} comparison(s) into ${p.slug}; ${result.duplicates} duplicate(s) skipped; ${result.lines} line(s) read`);
+      } catch (error) {
+        bar.stop();
+        if (error instanceof AppError) throw new AppError(error.code, `${file}: ${error.message}; nothing was imported`);
+        throw error;
+      }
+    });
+  });
+
+program
+  .command('export')
+  .description('export a project’s judgments')
+  .requiredOption('--project <slug>', 'project slug')
+  .addOption(new Option('--format <format>', 'output format').choices(['trl']).default('trl'))
+  .requiredOption('--out <file>', 'output file (JSONL)')
+  .action(async (opts: { project: string; format: 'trl'; out: string }) => {
+    await withDatabase(async ({ db, sql }) => {
+      const p = await requireProjectBySlug(db, opts.project);
+      const total = await countProjectJudgments(sql, p.id);
+      const bar = progressBar('export', 'judgments');
+      bar.start(total, 0);
+      let rows = 0;
+      const lines = streamTrlPreferenceLines(sql, p.id, { onRows: (n) => bar.update((rows += n)) });
+      await pipeline(Readable.from(lines), createWriteStream(opts.out));
+      bar.stop();
+      console.log(rows === 0 ? `no judgments in ${p.slug} yet: wrote an empty file ${opts.out}` : `wrote ${rows} preference pair(s) to ${opts.out}`);
+    });
+  });
+
+program.parseAsync(process.argv).catch(reportCliError);

@@ -1,0 +1,42 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every environment variable Pairwise reads, validated in one place.
+ * Parsed lazily so that `next build` and unit tests do not need a database URL.
+ */
+const ZEnv = z.object({
+  DATABASE_URL: z.string().url().optional(),
+  PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+  AUTH_SECRET: z.string().min(16).optional(),
+  PAIRWISE_DATA_DIR: z.string().default('.data'),
+  PAIRWISE_ARTIFACTS_DIR: z.string().optional(),
+  PAIRWISE_MAX_MESSAGE_BYTES: z.coerce.number().int().positive().default(1_000_000),
+  CHROMIUM_PATH: z.string().default('/usr/bin/chromium'),
+});
+export type TEnv = z.infer<typeof ZEnv>;
+
+let cached: TEnv | undefined;
+
+export function env(): TEnv {
+  if (!cached) {
+    const parsed = ZEnv.safeParse(process.env);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      throw new Error(`Invalid environment: ${problems}`);
+    }
+    cached = parsed.data;
+  }
+  return cached;
+}
+
+// The turbopackIgnore hints keep Next.js from tracing the whole project into the build
+// because of a path only known at run time.
+export function dataDir(): string {
+  return path.resolve(/* turbopackIgnore: true */ process.cwd(), env().PAIRWISE_DATA_DIR);
+}
+
+export function artifactsDir(): string {
+  const configured = env().PAIRWISE_ARTIFACTS_DIR;
+  return configured ? path.resolve(/* turbopackIgnore: true */ process.cwd(), configured) : path.join(dataDir(), 'artifacts');
+}

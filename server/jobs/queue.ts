@@ -1,0 +1,57 @@
+import PgBoss from 'pg-boss';
+import type postgres from 'postgres';
+import { z } from 'zod';
+
+/** Every queue, with its payload schema. A job name is its file name under workers/jobs/. */
+export const jobs = {
+  exportProject: { name: 'export-project', payload: z.object({ exportId: z.number().int().positive() }) },
+} as const;
+export const DEAD_LETTER_QUEUE = 'dead-letter';
+
+export type TJobName = (typeof jobs)[keyof typeof jobs]['name'];
+
+export function createBoss(url: string, role: 'web' | 'worker' | 'admin'): PgBoss {
+  return new PgBoss({
+    connectionString: url,
+    application_name: `pairwise-${role}-queue`,
+    max: role === 'worker' ? 4 : 2,
+    // Only the worker runs maintenance and the clock; the web app and CLI just enqueue.
+    supervise: role === 'worker',
+    schedule: role === 'worker',
+  });
+}
+
+/** Creates the queues (idempotent). Called once at launch and by the worker on boot. */
+export async function ensureQueues(boss: PgBoss): Promise<void> {
+  const existing = new Set((await boss.getQueues()).map((q) => q.name));
+  if (!existing.has(DEAD_LETTER_QUEUE)) await boss.createQueue(DEAD_LETTER_QUEUE);
+  for (const job of Object.values(jobs)) {
+    if (!existing.has(job.name)) {
+      await boss.createQueue(job.name, { name: job.name, retryLimit: 2, retryDelay: 5, retryBackoff: true, deadLetter: DEAD_LETTER_QUEUE });
+    }
+  }
+}
+
+/** Lets pg-boss insert a job inside our own transaction: the job exists iff the write commits. */
+export function inTransaction(tx: postgres.TransactionSql): PgBoss.Db {
+  return {
+    executeSql: async (text: string, values: unknown[]) => ({ rows: await tx.unsafe(text, values as postgres.ParameterOrJSON<never>[]) }),
+  };
+}
+
+const globalForBoss = globalThis as unknown as { pairwiseBoss?: Promise<PgBoss> };
+
+/** The process's enqueue-only pg-boss (web app, CLI), started on first use. */
+export function getQueue(url: string): Promise<PgBoss> {
+  if (!globalForBoss.pairwiseBoss) {
+    globalForBoss.pairwiseBoss = (async () => {
+      const boss = createBoss(url, 'web');
+      boss.on('error', (error) => console.error('[queue]', error));
+      await boss.start();
+      await ensureQueues(boss);
+      return boss;
+    })();
+    globalForBoss.pairwiseBoss.catch(() => (globalForBoss.pairwiseBoss = undefined));
+  }
+  return globalForBoss.pairwiseBoss;
+}

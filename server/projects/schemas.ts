@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { ZRole } from '../users/schemas';
+
+export const ZSlug = z
+  .string()
+  .trim()
+  .min(2, 'must be at least 2 characters')
+  .max(64, 'must be at most 64 characters')
+  .regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case letters, digits and dashes, starting with a letter or digit');
+
+export const ZCreateProject = z.object({
+  slug: ZSlug,
+  name: z.string().trim().min(1, 'must not be empty').max(200),
+  description: z.string().max(5000).optional(),
+  judgmentsRequired: z.number().int().min(1).max(50).default(1),
+  leaseSeconds: z.number().int().min(10).max(7 * 24 * 3600).default(900),
+});
+export type TCreateProject = z.input<typeof ZCreateProject>;
+
+export const ZAddMember = z.object({
+  projectId: z.number().int().positive(),
+  userId: z.number().int().positive(),
+  role: ZRole,
+});
+export type TAddMember = z.input<typeof ZAddMember>;

@@ -1,0 +1,13 @@
+import { annotationRouter } from './annotation/router';
+import { exportsRouter } from './exports/router';
+import { projectsRouter } from './projects/router';
+import { createCallerFactory, router } from './trpc';
+
+export const appRouter = router({
+  projects: projectsRouter,
+  annotation: annotationRouter,
+  exports: exportsRouter,
+});
+
+export type TAppRouter = typeof appRouter;
+export const createCaller = createCallerFactory(appRouter);

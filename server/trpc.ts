@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import { initTRPC, TRPCError } from '@trpc/server';
+import type PgBoss from 'pg-boss';
+import superjson from 'superjson';
+import type { TDbHandle } from '@/db/client';
+import type { TArtifactStore } from './artifacts/store';
+import { isAppError, type TAppErrorCode } from './errors';
+import type { TSessionUser } from './users/schemas';
+
+/** Everything a procedure may use. Built per request by app/api/trpc, and directly by tests. */
+export interface TContext {
+  db: TDbHandle;
+  user: TSessionUser | null;
+  queue: () => Promise<PgBoss>;
+  store: TArtifactStore;
+}
+
+const trpcCodes: Record<TAppErrorCode, TRPCError['code']> = {
+  BAD_REQUEST: 'BAD_REQUEST',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+};
+
+const t = initTRPC.context<TContext>().create({
+  transformer: superjson,
+  errorFormatter({ shape, error }) {
+    // Only deliberate errors reach clients with their message; the rest get an id to find in the log.
+    if (error.code === 'INTERNAL_SERVER_ERROR') {
+      const logId = randomUUID().slice(0, 8);
+      console.error(`[trpc] internal error ${logId}:`, error.cause ?? error);
+      return { ...shape, message: `Internal error (log id ${logId})`, data: { ...shape.data, stack: undefined } };
+    }
+    const field = isAppError(error.cause) ? error.cause.field : undefined;
+    return { ...shape, data: { ...shape.data, stack: undefined, field } };
+  },
+});
+
+const mapAppErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && isAppError(result.error.cause)) {
+    const cause = result.error.cause;
+    throw new TRPCError({ code: trpcCodes[cause.code], message: cause.message, cause });
+  }
+  return result;
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+export const publicProcedure = t.procedure.use(mapAppErrors);
+
+export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (!ctx.user) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'sign in first' });
+  return next({ ctx: { ...ctx, user: ctx.user } });
+});
+
+/** Platform admins only (project-level roles are checked per project by requireProjectAccess). */
+export const adminProcedure = authedProcedure.use(({ ctx, next }) => {
+  if (ctx.user.role !== 'admin') throw new TRPCError({ code: 'FORBIDDEN', message: 'this needs the admin role' });
+  return next();
+});

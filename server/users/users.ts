@@ -1,0 +1,50 @@
+import { eq } from 'drizzle-orm';
+import type { TDb } from '@/db/client';
+import { users } from '@/db/schema';
+import { hashPassword, verifyPassword } from '../auth/passwords';
+import { AppError } from '../errors';
+import { parseInput } from '../validation';
+import { ZCreateUser, ZEmail, type TCreateUser, type TSessionUser } from './schemas';
+
+export async function createUser(db: TDb, input: TCreateUser): Promise<TSessionUser> {
+  const data = parseInput(ZCreateUser, input);
+  const passwordHash = await hashPassword(data.password);
+  const [row] = await db
+    .insert(users)
+    .values({ email: data.email, name: data.name, passwordHash, role: data.role })
+    .onConflictDoNothing({ target: users.email })
+    .returning({ id: users.id, email: users.email, role: users.role });
+  if (!row) throw new AppError('CONFLICT', `a user with email ${data.email} already exists`, { field: 'email' });
+  return row;
+}
+
+export async function findUserByEmail(db: TDb, email: string): Promise<TSessionUser | null> {
+  const parsed = ZEmail.safeParse(email);
+  if (!parsed.success) return null;
+  const [row] = await db
+    .select({ id: users.id, email: users.email, role: users.role })
+    .from(users)
+    .where(eq(users.email, parsed.data));
+  return row ?? null;
+}
+
+export async function requireUserByEmail(db: TDb, email: string): Promise<TSessionUser> {
+  const user = await findUserByEmail(db, email);
+  if (!user) throw new AppError('NOT_FOUND', `no user with email ${email}`, { field: 'email' });
+  return user;
+}
+
+/** The user for an email and password, or null: callers must not tell which of the two was wrong. */
+export async function verifyCredentials(db: TDb, email: string, password: string): Promise<TSessionUser | null> {
+  const parsed = ZEmail.safeParse(email);
+  if (!parsed.success || !password) return null;
+  const [row] = await db.select().from(users).where(eq(users.email, parsed.data));
+  if (!row) return null;
+  if (!(await verifyPassword(row.passwordHash, password))) return null;
+  return { id: row.id, email: row.email, role: row.role };
+}
+
+export async function getUserById(db: TDb, id: number): Promise<TSessionUser | null> {
+  const [row] = await db.select({ id: users.id, email: users.email, role: users.role }).from(users).where(eq(users.id, id));
+  return row ?? null;
+}

@@ -1,0 +1,55 @@
+import type PgBoss from 'pg-boss';
+import type { z } from 'zod';
+import type { TDbHandle } from '@/db/client';
+import type { TArtifactStore } from '@/server/artifacts/store';
+import { createBoss, DEAD_LETTER_QUEUE, ensureQueues } from '@/server/jobs/queue';
+import { exportProjectJob } from './jobs/export-project';
+
+interface TJobDefinition<P extends z.ZodType> {
+  name: string;
+  payload: P;
+  handle(deps: TWorkerDeps, payload: z.output<P>): Promise<unknown>;
+}
+
+export interface TWorkerDeps {
+  db: TDbHandle;
+  store: TArtifactStore;
+}
+
+const definitions: TJobDefinition<z.ZodType>[] = [exportProjectJob as TJobDefinition<z.ZodType>];
+
+export interface TRunningWorker {
+  boss: PgBoss;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts pg-boss and registers every job. A payload that fails validation can never succeed,
+ * so it goes straight to the dead-letter queue instead of being retried.
+ */
+export async function startWorker(url: string, deps: TWorkerDeps, log: (line: string) => void = console.log): Promise<TRunningWorker> {
+  const boss = createBoss(url, 'worker');
+  boss.on('error', (error) => log(`[worker] queue error: ${String(error)}`));
+  await boss.start();
+  await ensureQueues(boss);
+
+  for (const definition of definitions) {
+    await boss.work(definition.name, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async ([job]) => {
+      if (!job) return;
+      const parsed = definition.payload.safeParse(job.data);
+      if (!parsed.success) {
+        await boss.send(DEAD_LETTER_QUEUE, { queue: definition.name, jobId: job.id, data: job.data, error: parsed.error.message });
+        log(`[worker] ${definition.name} ${job.id}: invalid payload, moved to ${DEAD_LETTER_QUEUE}`);
+        return;
+      }
+      const started = Date.now();
+      const result = await definition.handle(deps, parsed.data);
+      log(`[worker] ${definition.name} ${job.id} done in ${Date.now() - started} ms ${JSON.stringify(result)}`);
+      return result;
+    });
+  }
+  return {
+    boss,
+    stop: () => boss.stop({ graceful: true, wait: true, timeout: 15_000 }),
+  };
+}
