@@ -15,11 +15,6 @@ export interface TDbHandle {
   close(): Promise<void>;
 }
 
-/** A drizzle database bound to one postgres.js transaction (for writes that share it with pg-boss). */
-export function drizzleOnTransaction(tx: postgres.TransactionSql): TDb {
-  return drizzle(tx as unknown as postgres.Sql, { schema, casing: 'snake_case' });
-}
-
 export function createDb(url: string, options: { max?: number; applicationName?: string } = {}): TDbHandle {
   const sql = postgres(url, {
     max: options.max ?? 10,

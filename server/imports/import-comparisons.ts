@@ -49,7 +49,7 @@ export function parseNativeLine(text: string, line: number, maxMessageBytes: num
   const allMessages = [...data.prompt, ...data.responses.flatMap((r) => r.content)];
   for (const message of allMessages) {
     if (Buffer.byteLength(message.content) > maxMessageBytes) {
-      throw lineError(line, `a ${message.role} message is over the ${maxMessageBytes}-byte limit`);
+      throw lineError(line, `${message.role === 'assistant' || message.role === 'ipython' ? 'an' : 'a'} ${message.role} message is over the ${maxMessageBytes}-byte limit`);
     }
   }
   const promptHash = contentHash(data.prompt);

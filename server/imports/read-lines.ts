@@ -32,9 +32,14 @@ export async function* readLines(source: Readable, onBytes?: (bytes: number) => 
   let number = 0;
   let gzip = false;
   try {
-    const head = await chunks.next();
-    if (head.done) return;
-    const firstChunk = Buffer.from(head.value);
+    // Gather at least the two magic bytes before deciding: a stream may start with a 1-byte chunk.
+    let firstChunk = Buffer.alloc(0);
+    while (firstChunk.length < 2) {
+      const next = await chunks.next();
+      if (next.done) break;
+      firstChunk = Buffer.concat([firstChunk, Buffer.from(next.value)]);
+    }
+    if (firstChunk.length === 0) return;
     gzip = isGzip(firstChunk);
     const raw = Readable.from(
       (async function* () {

@@ -6,6 +6,7 @@
  *   4. the web app (next start) and the worker, as child processes;
  * and on Ctrl-C (or SIGTERM) stops them in order: web and worker, then the database.
  * `npm run dev` does the same with `next dev` instead of a production build.
+ * Flags: --dev (next dev), --demo (seed the demo data into an empty DATABASE_URL database too).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -21,6 +22,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const require = createRequire(import.meta.url);
 const nextBin = require.resolve('next/dist/bin/next');
 const dev = process.argv.includes('--dev');
+// Seed the demo project into an empty database even when DATABASE_URL is set (used by the e2e tests).
+const forceDemo = process.argv.includes('--demo');
 const log = (line: string) => console.log(`[pairwise] ${line}`);
 /** Undoes what has been started so far; replaced as main() starts things. */
 let cleanUp: () => Promise<void> = async () => {};
@@ -94,7 +97,7 @@ async function main() {
   await prepareDatabase(database.url);
   let demoAccounts: TDemoAccount[] | null = null;
   const credentialsFile = path.join(data, 'demo-credentials.txt');
-  if (database.embedded) {
+  if (database.embedded || forceDemo) {
     const handle = createDb(database.url, { max: 2 });
     try {
       if (await isEmptyInstallation(handle.db)) demoAccounts = await seedDemo(handle.db, credentialsFile);

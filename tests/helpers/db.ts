@@ -44,7 +44,7 @@ export async function createTestDatabase(): Promise<TTestDatabase & { drop(): Pr
 }
 
 /** Registers a fresh database for the current test file; read `.current` inside tests. */
-export function useTestDatabase(): { current: TTestDatabase } {
+export function setupTestDatabase(): { current: TTestDatabase } {
   const ref = {} as { current: TTestDatabase };
   let drop: (() => Promise<void>) | undefined;
   beforeAll(async () => {

@@ -3,10 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { leaseComparisons } from '@/server/annotation/lease';
 import { submitJudgment } from '@/server/annotation/submit-judgment';
 import { streamTrlPreferenceLines } from '@/server/exports/trl';
-import { useTestDatabase } from '../helpers/db';
+import { setupTestDatabase } from '../helpers/db';
 import { comparisonLines, importLines, makeProject, makeUser } from '../helpers/factories';
 
-const db = useTestDatabase();
+const db = setupTestDatabase();
 
 function lease(projectId: number, annotatorId: number, want = 2, leaseSeconds = 900) {
   return leaseComparisons(db.current.handle.db, { projectId, annotatorId, leaseSeconds, want });
