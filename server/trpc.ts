@@ -6,6 +6,7 @@ import type { TDbHandle } from '@/db/client';
 import type { TArtifactStore } from './artifacts/store';
 import { isAppError, type TAppErrorCode } from './errors';
 import type { TSessionUser } from './users/schemas';
+import { issuePath } from './validation';
 
 /** Everything a procedure may use. Built per request by app/api/trpc, and directly by tests. */
 export interface TContext {
@@ -31,6 +32,12 @@ const t = initTRPC.context<TContext>().create({
       const logId = randomUUID().slice(0, 8);
       console.error(`[trpc] internal error ${logId}:`, error.cause ?? error);
       return { ...shape, message: `Internal error (log id ${logId})`, data: { ...shape.data, stack: undefined } };
+    }
+    // Input rejected by a procedure's zod schema: name the first bad field in plain words.
+    const issues = (error.cause as { issues?: { path?: readonly (PropertyKey | { key: PropertyKey })[]; message: string }[] } | undefined)?.issues;
+    if (error.code === 'BAD_REQUEST' && Array.isArray(issues) && issues[0]) {
+      const field = issuePath((issues[0].path ?? []).map((p) => (typeof p === 'object' ? p.key : p)));
+      return { ...shape, message: field ? `${field}: ${issues[0].message}` : issues[0].message, data: { ...shape.data, stack: undefined, field: field || undefined } };
     }
     const field = isAppError(error.cause) ? error.cause.field : undefined;
     return { ...shape, data: { ...shape.data, stack: undefined, field } };

@@ -32,10 +32,22 @@ export async function ensureQueues(boss: PgBoss): Promise<void> {
   }
 }
 
+/**
+ * pg-boss is written for node-postgres, which sends undefined as NULL and objects as JSON text;
+ * postgres.js refuses both in unsafe(), so values are converted the node-postgres way.
+ */
+function asNodePostgresWould(value: unknown): unknown {
+  if (value === undefined) return null;
+  if (value !== null && typeof value === 'object' && !(value instanceof Date) && !Buffer.isBuffer(value)) return JSON.stringify(value);
+  return value;
+}
+
 /** Lets pg-boss insert a job inside our own transaction: the job exists iff the write commits. */
 export function inTransaction(tx: postgres.TransactionSql): PgBoss.Db {
   return {
-    executeSql: async (text: string, values: unknown[]) => ({ rows: await tx.unsafe(text, values as postgres.ParameterOrJSON<never>[]) }),
+    executeSql: async (text: string, values: unknown[]) => ({
+      rows: await tx.unsafe(text, values.map(asNodePostgresWould) as postgres.ParameterOrJSON<never>[]),
+    }),
   };
 }
 

@@ -44,6 +44,10 @@ export default async function setup(project: TestProject) {
 
   return async () => {
     const code = await app?.stop();
+    // The app's whole output, for reading after a failure (CI keeps the folder).
+    const logDir = path.join(import.meta.dirname, '..', '.artifacts');
+    fs.mkdirSync(logDir, { recursive: true });
+    fs.writeFileSync(path.join(logDir, 'e2e-app.log'), app?.output() ?? '');
     if (code !== 0) console.error(`the app exited with code ${code}:\n${app?.output().slice(-2000)}`);
     if (databaseUrl && serverUrl) {
       const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });

@@ -77,15 +77,16 @@ async function comparisonCount(project: TProject): Promise<{ comparisons: number
   return row!;
 }
 
-describe('cli --help', () => {
-  it.each([
+// Help needs no database, so the six child processes may run side by side.
+describe.concurrent('cli --help', () => {
+  it.for([
     [[], ['user', 'project', 'member', 'import', 'export']],
     [['user', 'create'], ['--email', '--role', 'stdin']],
     [['project', 'create'], ['--slug', '--name', '--judgments', '--lease-seconds']],
     [['member', 'add'], ['--project', '--email', '--role']],
     [['import'], ['--project', '<file>', '.jsonl.gz']],
     [['export'], ['--project', '--format', '--out']],
-  ])('%j prints its usage and exits 0', async (command, mentions) => {
+  ] as [string[], string[]][])('%j prints its usage and exits 0', async ([command, mentions], { expect }) => {
     const result = await cli([...command, '--help']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`Usage: npm run cli -- ${command.join(' ')}`.trimEnd());
