@@ -13,6 +13,13 @@ const cliEnv: NodeJS.ProcessEnv = { ...process.env, PAIRWISE_DATA_DIR: dataDir }
 if (databaseUrl) cliEnv.DATABASE_URL = databaseUrl;
 else delete cliEnv.DATABASE_URL;
 
+/** Screenshots for people to look at after a run (tests/.artifacts, not committed). */
+function artifact(name: string): string {
+  const dir = path.join(import.meta.dirname, '..', '.artifacts');
+  fs.mkdirSync(dir, { recursive: true });
+  return path.join(dir, name);
+}
+
 interface TAccount {
   role: string;
   email: string;
@@ -97,6 +104,7 @@ describe('label in the browser, export as an admin', () => {
       const regionA = page.getByRole('region', { name: 'Response A' });
       const regionB = page.getByRole('region', { name: 'Response B' });
       await regionA.waitFor();
+      if (labelled.length === 0) await page.screenshot({ path: artifact('annotate-plain.png'), fullPage: true });
       const assignment = await page.locator('main[data-assignment]').getAttribute('data-assignment');
       const textA = (await regionA.locator('.markdown').innerText()).trim();
       const textB = (await regionB.locator('.markdown').innerText()).trim();
@@ -116,6 +124,7 @@ describe('label in the browser, export as an admin', () => {
     await page.getByRole('button', { name: 'Export TRL preference JSONL' }).click();
     const download = page.getByRole('link', { name: 'Download' }).first();
     await download.waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: artifact('admin-project.png'), fullPage: true });
     const response = await page.request.get(`${appUrl}${await download.getAttribute('href')}`);
     expect(response.status()).toBe(200);
     const rows = (await response.text())
@@ -142,6 +151,9 @@ describe('label in the browser, export as an admin', () => {
     await signIn(page, accounts[2]!);
     await page.goto(`${appUrl}/annotate/demo`);
     await page.getByRole('region', { name: 'Response A' }).waitFor();
+    await page.keyboard.press('b');
+    await page.keyboard.press('2');
+    await page.screenshot({ path: artifact('annotate-demo.png'), fullPage: true });
     // Every response of the demo set rendered so far is markdown inside the regions; no script elements came from content.
     const scriptsInContent = await page.locator('[role=region] script, [role=region] iframe, [role=region] img').count();
     expect(scriptsInContent).toBe(0);

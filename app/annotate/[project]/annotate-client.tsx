@@ -19,12 +19,8 @@ export function AnnotateClient({ project, projectName }: { project: string; proj
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [queue, setQueue] = useState<TLeasedComparison[] | null>(null);
-  const [chosen, setChosen] = useState<0 | 1 | null>(null);
-  const [strength, setStrength] = useState<TStrength | null>(null);
-  const [rationale, setRationale] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [showHelp, setShowHelp] = useState(false);
-  const shownAt = useRef(performance.now());
   // Submitted locally but maybe not yet on the server: never show these again.
   const submitted = useRef(new Set<number>());
 
@@ -53,59 +49,28 @@ export function AnnotateClient({ project, projectName }: { project: string; proj
   }, [refill]);
 
   const current = queue?.[0] ?? null;
-  useEffect(() => {
-    shownAt.current = performance.now();
-    setChosen(null);
-    setStrength(null);
-    setRationale('');
-  }, [current?.assignmentId]);
 
-  const doSubmit = useCallback(() => {
-    if (!current || chosen === null || strength === null) return;
-    const payload = {
-      assignmentId: current.assignmentId,
-      clientSubmissionId: crypto.randomUUID(),
-      chosenPosition: chosen,
-      strength,
-      rationale: rationale.trim() || undefined,
-      timeSpentMs: Math.round(performance.now() - shownAt.current),
-    };
-    submitted.current.add(current.assignmentId);
-    // The next comparison is already here: show it now, save in the background.
-    setQueue((q) => (q ?? []).slice(1));
-    setError(null);
-    submit.mutate(payload, {
-      onSuccess: () => {
-        void queryClient.invalidateQueries({ queryKey: trpc.annotation.progress.queryKey({ project }) });
-        void refill();
-      },
-      onError: (e) => setError(`Your judgment could not be saved: ${e.message}`),
-    });
-  }, [current, chosen, strength, rationale, submit, queryClient, trpc, project, refill]);
+  const doSubmit = useCallback(
+    (item: TLeasedComparison, verdict: TVerdict) => {
+      submitted.current.add(item.assignmentId);
+      // The next comparison is already here: show it now, save in the background.
+      setQueue((q) => (q ?? []).filter((i) => i.assignmentId !== item.assignmentId));
+      setError(null);
+      submit.mutate(
+        { assignmentId: item.assignmentId, clientSubmissionId: crypto.randomUUID(), ...verdict },
+        {
+          onSuccess: () => {
+            void queryClient.invalidateQueries({ queryKey: trpc.annotation.progress.queryKey({ project }) });
+            void refill();
+          },
+          onError: (e) => setError(`Your judgment could not be saved: ${e.message}`),
+        },
+      );
+    },
+    [submit, queryClient, trpc, project, refill],
+  );
 
-  useEffect(() => {
-    function onKey(event: KeyboardEvent) {
-      if (event.altKey || event.metaKey) return;
-      if (isTypingTarget(event.target)) {
-        if (event.key === 'Enter' && event.ctrlKey) {
-          event.preventDefault();
-          doSubmit();
-        }
-        return;
-      }
-      if (event.ctrlKey) return;
-      const key = event.key;
-      if (key === 'a' || key === 'A' || key === 'ArrowLeft') setChosen(0);
-      else if (key === 'b' || key === 'B' || key === 'ArrowRight') setChosen(1);
-      else if (key >= '1' && key <= '4') setStrength(strengths[Number(key) - 1]!);
-      else if (key === 'Enter') doSubmit();
-      else if (key === '?') setShowHelp((s) => !s);
-      else return;
-      event.preventDefault();
-    }
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, [doSubmit]);
+  const toggleHelp = useCallback(() => setShowHelp((s) => !s), []);
 
   const header = (
     <div className="mb-4 flex flex-wrap items-center gap-4">
@@ -115,7 +80,7 @@ export function AnnotateClient({ project, projectName }: { project: string; proj
           {progress.data.today} today · {progress.data.total} in total
         </span>
       )}
-      <button type="button" onClick={() => setShowHelp((s) => !s)} className="ml-auto rounded border border-slate-300 px-2 py-1 text-sm text-slate-600 hover:bg-white">
+      <button type="button" onClick={toggleHelp} className="ml-auto rounded border border-slate-300 px-2 py-1 text-sm text-slate-600 hover:bg-white">
         Keyboard help (?)
       </button>
     </div>
@@ -151,24 +116,76 @@ export function AnnotateClient({ project, projectName }: { project: string; proj
     );
   }
 
-  const canSubmit = chosen !== null && strength !== null;
   return (
     <main className="mx-auto max-w-7xl px-4 py-6" data-assignment={current.assignmentId}>
       {header}
       {error && <ErrorBanner message={error} />}
       {showHelp && <KeyboardHelp onClose={() => setShowHelp(false)} />}
+      <JudgeComparison key={current.assignmentId} item={current} onSubmit={doSubmit} onToggleHelp={toggleHelp} />
+    </main>
+  );
+}
 
+interface TVerdict {
+  chosenPosition: 0 | 1;
+  strength: TStrength;
+  rationale?: string;
+  timeSpentMs: number;
+}
+
+/** One comparison on screen. Keyed by assignment, so its choices start empty for each new one. */
+function JudgeComparison({ item, onSubmit, onToggleHelp }: { item: TLeasedComparison; onSubmit: (item: TLeasedComparison, verdict: TVerdict) => void; onToggleHelp: () => void }) {
+  const [chosen, setChosen] = useState<0 | 1 | null>(null);
+  const [strength, setStrength] = useState<TStrength | null>(null);
+  const [rationale, setRationale] = useState('');
+  const shownAt = useRef(0);
+  useEffect(() => {
+    shownAt.current = performance.now();
+  }, []);
+
+  const canSubmit = chosen !== null && strength !== null;
+  const submitNow = useCallback(() => {
+    if (chosen === null || strength === null) return;
+    onSubmit(item, { chosenPosition: chosen, strength, rationale: rationale.trim() || undefined, timeSpentMs: Math.round(performance.now() - shownAt.current) });
+  }, [chosen, strength, rationale, item, onSubmit]);
+
+  useEffect(() => {
+    function onKey(event: KeyboardEvent) {
+      if (event.altKey || event.metaKey) return;
+      if (isTypingTarget(event.target)) {
+        if (event.key === 'Enter' && event.ctrlKey) {
+          event.preventDefault();
+          submitNow();
+        }
+        return;
+      }
+      if (event.ctrlKey) return;
+      const key = event.key;
+      if (key === 'a' || key === 'A' || key === 'ArrowLeft') setChosen(0);
+      else if (key === 'b' || key === 'B' || key === 'ArrowRight') setChosen(1);
+      else if (key >= '1' && key <= '4') setStrength(strengths[Number(key) - 1]!);
+      else if (key === 'Enter') submitNow();
+      else if (key === '?') onToggleHelp();
+      else return;
+      event.preventDefault();
+    }
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [submitNow, onToggleHelp]);
+
+  return (
+    <>
       <section aria-label="Conversation" className="mb-4">
-        <Conversation messages={current.prompt} />
+        <Conversation messages={item.prompt} />
       </section>
 
       <div className="grid gap-4 md:grid-cols-2">
-        {current.responses.map((response, i) => {
+        {item.responses.map((response, i) => {
           const side = sides[i]!;
           const selected = chosen === i;
           return (
             <section
-              key={`${current.assignmentId}-${i}`}
+              key={i}
               role="region"
               aria-label={`Response ${side}`}
               className={`flex min-w-0 flex-col rounded-lg border-2 bg-white ${selected ? 'border-blue-600 ring-2 ring-blue-200' : 'border-slate-200'}`}
@@ -216,12 +233,12 @@ export function AnnotateClient({ project, projectName }: { project: string; proj
             <span className="mb-1 block text-xs text-slate-500">Rationale (optional; Ctrl+Enter submits from here)</span>
             <textarea value={rationale} onChange={(e) => setRationale(e.target.value)} rows={1} className="w-full rounded border border-slate-300 px-2 py-1 text-sm" />
           </label>
-          <button type="button" disabled={!canSubmit} onClick={doSubmit} className="rounded bg-slate-900 px-5 py-2 font-medium text-white disabled:cursor-not-allowed disabled:opacity-40">
+          <button type="button" disabled={!canSubmit} onClick={submitNow} className="rounded bg-slate-900 px-5 py-2 font-medium text-white disabled:cursor-not-allowed disabled:opacity-40">
             Submit <kbd className="ml-1 text-xs opacity-70">Enter</kbd>
           </button>
         </div>
       </div>
-    </main>
+    </>
   );
 }
 
