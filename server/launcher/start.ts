@@ -63,11 +63,24 @@ async function waitForHealth(port: number, child: ChildProcess, timeoutMs: numbe
   throw new Error(`the web app did not answer /api/health within ${timeoutMs / 1000} s`);
 }
 
+/** Fails early, with a clear message, when something else already listens on the port. */
+async function assertPortFree(port: number): Promise<void> {
+  const net = await import('node:net');
+  await new Promise<void>((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new Error(`port ${port} is already in use (another Pairwise running?); stop it or set PORT`) : error),
+    );
+    server.listen(port, () => server.close(() => resolve()));
+  });
+}
+
 async function main() {
   const started = Date.now();
   const data = dataDir();
   const { PORT: port } = env();
 
+  await assertPortFree(port);
   const database = await resolveDatabase(data, log);
   log(database.embedded ? `embedded PostgreSQL ${database.owned ? 'started' : 'reused'} (data in ${path.relative(root, path.join(data, 'postgres'))})` : 'using DATABASE_URL');
 
