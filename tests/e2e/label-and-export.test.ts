@@ -75,7 +75,7 @@ describe('label in the browser, export as an admin', () => {
     await browser?.close();
   });
 
-  it('imports through the admin page, labels two pairs by keyboard, and exports them correctly', async () => {
+  it('imports through the admin page, labels two pairs by keyboard and one by mouse, and exports them correctly', async () => {
     const [admin, annotator] = [accounts[0]!, accounts[1]!];
     const page = await browser.newPage();
 
@@ -95,12 +95,12 @@ describe('label in the browser, export as an admin', () => {
     // The annotator labels two comparisons with the keyboard only.
     await signIn(page, annotator);
     await page.goto(`${appUrl}/annotate/${slug}`);
-    const labelled: { chosen: string; rejected: string; strength: string }[] = [];
-    const keys: [string, string, string][] = [
-      ['ArrowLeft', '1', 'significantly_better'],
-      ['b', '2', 'better'],
+    const labelled: { chosen: string; rejected: string }[] = [];
+    const keys: [string, string][] = [
+      ['ArrowLeft', '1'],
+      ['b', '2'],
     ];
-    for (const [chooseKey, strengthKey, strength] of keys) {
+    for (const [chooseKey, strengthKey] of keys) {
       const regionA = page.getByRole('region', { name: 'Response A' });
       const regionB = page.getByRole('region', { name: 'Response B' });
       await regionA.waitFor();
@@ -112,10 +112,21 @@ describe('label in the browser, export as an admin', () => {
       await page.keyboard.press(strengthKey);
       await page.keyboard.press('Enter');
       const left = chooseKey === 'ArrowLeft' || chooseKey === 'a';
-      labelled.push({ chosen: left ? textA : textB, rejected: left ? textB : textA, strength });
+      labelled.push({ chosen: left ? textA : textB, rejected: left ? textB : textA });
       await page.waitForFunction((previous) => document.querySelector('main[data-assignment]')?.getAttribute('data-assignment') !== previous, assignment);
     }
     await expect.poll(() => page.getByTestId('progress').textContent(), { timeout: 10_000 }).toContain('2 in total');
+
+    // The third with the mouse, then nothing is left: a clear "all done".
+    const regionB = page.getByRole('region', { name: 'Response B' });
+    const mouseChosen = (await regionB.locator('.markdown').innerText()).trim();
+    const mouseRejected = (await page.getByRole('region', { name: 'Response A' }).locator('.markdown').innerText()).trim();
+    await regionB.getByRole('button', { name: /B is better/ }).click();
+    await page.getByRole('button', { name: /Slightly better/ }).click();
+    await page.getByRole('button', { name: /^Submit/ }).click();
+    labelled.push({ chosen: mouseChosen, rejected: mouseRejected });
+    await page.getByRole('heading', { name: 'All done' }).waitFor();
+    await expect.poll(() => page.getByTestId('progress').textContent(), { timeout: 10_000 }).toContain('3 in total');
     await signOut(page);
 
     // The admin exports; the worker writes the file; both labels are in it the right way round.
@@ -131,7 +142,7 @@ describe('label in the browser, export as an admin', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { prompt: { content: string }[]; chosen: { content: string }[]; rejected: { content: string }[] });
-    expect(rows).toHaveLength(2);
+    expect(rows).toHaveLength(3);
     for (const label of labelled) {
       const row = rows.find((r) => r.chosen[0]!.content === label.chosen);
       expect(row, `no exported row with chosen "${label.chosen}"`).toBeDefined();

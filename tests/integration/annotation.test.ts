@@ -166,6 +166,27 @@ describe('leasing and judging', () => {
     });
   });
 
+  it('stores the verdict as given: strength, rationale, time spent, shown position', async () => {
+    const { handle } = db.current;
+    const annotator = await makeUser(handle);
+    const project = await makeProject(handle);
+    await importLines(handle, project, comparisonLines(1, 'verdict'));
+    const [item] = await lease(project.id, annotator.id, 1);
+    await submitJudgment(handle.db, {
+      annotatorId: annotator.id,
+      assignmentId: item!.assignmentId,
+      clientSubmissionId: crypto.randomUUID(),
+      chosenPosition: 1,
+      strength: 'marginally_better',
+      rationale: '  both fine; B is tidier  ',
+      timeSpentMs: 4321,
+    });
+    const [row] = (await handle.db.execute(sql`
+      select j.strength, j.rationale, j.time_spent_ms, j.chosen_position, j.chosen_response_id = a.shown_response_ids[2] as chose_shown_right
+      from judgments j join assignments a on a.id = j.assignment_id where j.assignment_id = ${item!.assignmentId}`)) as unknown as [Record<string, unknown>];
+    expect(row).toEqual({ strength: 'marginally_better', rationale: 'both fine; B is tidier', time_spent_ms: 4321, chosen_position: 1, chose_shown_right: true });
+  });
+
   it('has nothing to lease when everything is done', async () => {
     const { handle } = db.current;
     const annotator = await makeUser(handle);
