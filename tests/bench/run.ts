@@ -1,0 +1,21 @@
+/**
+ * Benchmarks: `npm run bench -- <name>`. Each prints its figures and, last, one JSON line.
+ * They use TEST_DATABASE_URL's server when set, else an embedded PostgreSQL.
+ */
+const benches: Record<string, () => Promise<void>> = {
+  queue: async () => (await import('./queue')).run(),
+};
+
+const name = process.argv[2];
+const bench = name ? benches[name] : undefined;
+if (!bench) {
+  console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}>`);
+  process.exit(2);
+}
+bench().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
