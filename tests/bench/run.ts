@@ -6,8 +6,8 @@ const benches: Record<string, () => Promise<void>> = {
   queue: async () => (await import('./queue')).run(),
 };
 
-const name = process.argv[2];
-const bench = name ? benches[name] : undefined;
+const benchName = process.argv[2];
+const bench = benchName ? benches[benchName] : undefined;
 if (!bench) {
   console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}>`);
   process.exit(2);
@@ -19,3 +19,5 @@ bench().then(
     process.exit(1);
   },
 );
+
+export {};
