@@ -2,6 +2,7 @@ import { AuthError } from 'next-auth';
 import { redirect } from 'next/navigation';
 import { signIn } from '@/server/auth/next-auth';
 import { safeLocalPath } from '../_components/safe-path';
+import { currentUser } from '../_trpc/context';
 
 export const metadata = { title: 'Sign in · Pairwise' };
 
@@ -18,6 +19,7 @@ async function signInAction(formData: FormData) {
 
 export default async function SignInPage({ searchParams }: { searchParams: Promise<{ error?: string; callbackUrl?: string }> }) {
   const params = await searchParams;
+  if (await currentUser()) redirect(safeLocalPath(params.callbackUrl) === '/' ? '/projects' : safeLocalPath(params.callbackUrl));
   return (
     <main className="mx-auto mt-20 max-w-sm px-4">
       <h1 className="mb-6 text-2xl font-semibold">Sign in</h1>

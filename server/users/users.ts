@@ -34,13 +34,19 @@ export async function requireUserByEmail(db: TDb, email: string): Promise<TSessi
   return user;
 }
 
+let dummy: Promise<string> | undefined;
+function dummyHash(): Promise<string> {
+  return (dummy ??= hashPassword('not-a-real-password-just-for-timing'));
+}
+
 /** The user for an email and password, or null: callers must not tell which of the two was wrong. */
 export async function verifyCredentials(db: TDb, email: string, password: string): Promise<TSessionUser | null> {
   const parsed = ZEmail.safeParse(email);
   if (!parsed.success || !password) return null;
   const [row] = await db.select().from(users).where(eq(users.email, parsed.data));
-  if (!row) return null;
-  if (!(await verifyPassword(row.passwordHash, password))) return null;
+  // Hash even for unknown emails, so response times do not reveal which accounts exist.
+  const valid = await verifyPassword(row?.passwordHash ?? (await dummyHash()), password);
+  if (!row || !valid) return null;
   return { id: row.id, email: row.email, role: row.role };
 }
 

@@ -63,7 +63,12 @@ export function AnnotateClient({ project, projectName }: { project: string; proj
             void queryClient.invalidateQueries({ queryKey: trpc.annotation.progress.queryKey({ project }) });
             void refill();
           },
-          onError: (e) => setError(`Your judgment could not be saved: ${e.message}`),
+          onError: (e) => {
+            // Not saved: the lease is still ours unless it expired and went to someone else, so show it again.
+            submitted.current.delete(item.assignmentId);
+            setError(`Your judgment could not be saved: ${e.message}`);
+            void refill();
+          },
         },
       );
     },
