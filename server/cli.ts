@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { progressBar, readSecretFromStdin, reportCliError, withDatabase } from './cli-support';
 import { env } from './env';
 import { AppError } from './errors';
-import { countProjectJudgments, streamTrlPreferenceLines } from './exports/trl';
+import { countPreferencePairs, streamTrlPreferenceLines } from './exports/trl';
 import { importComparisons } from './imports/import-comparisons';
 import { addMember, createProject, requireProjectBySlug } from './projects/projects';
 import { roles } from './users/schemas';
@@ -115,8 +115,8 @@ program
   .action(async (opts: { project: string; format: 'trl'; out: string }) => {
     await withDatabase(async ({ db, sql }) => {
       const p = await requireProjectBySlug(db, opts.project);
-      const total = await countProjectJudgments(sql, p.id);
-      const bar = progressBar('export', 'judgments');
+      const total = await countPreferencePairs(sql, p.id);
+      const bar = progressBar('export', 'pairs');
       bar.start(total, 0);
       let rows = 0;
       const lines = streamTrlPreferenceLines(sql, p.id, { onRows: (n) => bar.update((rows += n)) });

@@ -3,3 +3,5 @@ export * from './projects';
 export * from './content';
 export * from './annotation';
 export * from './exports';
+export * from './models';
+export * from './live';

@@ -1,6 +1,9 @@
-import { bigint, check, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, boolean, check, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import { userRole, users } from './users';
+
+/** Whether annotators may (optional) or must (required) edit the chosen response. */
+export const editMode = pgEnum('edit_mode', ['off', 'optional', 'required']);
 
 export const projects = pgTable(
   'projects',
@@ -13,6 +16,13 @@ export const projects = pgTable(
     judgmentsRequired: integer().notNull().default(1),
     /** How long an assignment is held for an annotator before it returns to the pool. */
     leaseSeconds: integer().notNull().default(900),
+    editMode: editMode().notNull().default('optional'),
+    /** Rankings (3+ responses): may responses share a rank? */
+    allowTies: boolean().notNull().default(false),
+    /** Rankings: ask the strength of preference between adjacent ranks. */
+    rankingStrength: boolean().notNull().default(false),
+    /** Live projects: annotators write prompts and registered models answer them. */
+    live: boolean().notNull().default(false),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
@@ -35,4 +45,36 @@ export const projectMembers = pgTable(
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.projectId, t.userId] }), index('project_members_user_idx').on(t.userId)],
+);
+
+/** Annotation guidelines, versioned: every save is a new version; judgments record theirs. */
+export const projectGuidelines = pgTable(
+  'project_guidelines',
+  {
+    id: bigint({ mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    projectId: bigint({ mode: 'number' })
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    version: integer().notNull(),
+    body: text().notNull(),
+    createdBy: bigint({ mode: 'number' }).references(() => users.id, { onDelete: 'set null' }),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('project_guidelines_version_key').on(t.projectId, t.version)],
+);
+
+/** Which guidelines version an annotator last read; a newer version is shown again. */
+export const guidelineReads = pgTable(
+  'guideline_reads',
+  {
+    userId: bigint({ mode: 'number' })
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    projectId: bigint({ mode: 'number' })
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    version: integer().notNull(),
+    readAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.projectId] })],
 );

@@ -2,8 +2,11 @@ import { z } from 'zod';
 import { ANY_MEMBER, requireProjectAccess } from '../auth/access';
 import { authedProcedure, router } from '../trpc';
 import { leaseComparisons } from './lease';
+import { getGuidelinesForUser, markGuidelinesRead } from '../guidelines/guidelines';
+import { listRecentJudgments } from './history';
 import { getAnnotatorProgress } from './progress';
-import { ZLeaseInput, ZSubmitJudgment } from './schemas';
+import { ZLeaseInput, ZSkipInput, ZSubmitJudgment } from './schemas';
+import { skipAssignment } from './skip';
 import { submitJudgment } from './submit-judgment';
 
 export const annotationRouter = router({
@@ -20,6 +23,27 @@ export const annotationRouter = router({
   }),
 
   submit: authedProcedure.input(ZSubmitJudgment).mutation(({ ctx, input }) => submitJudgment(ctx.db.db, { ...input, annotatorId: ctx.user.id })),
+
+  skip: authedProcedure.input(ZSkipInput).mutation(({ ctx, input }) => skipAssignment(ctx.db.db, { ...input, annotatorId: ctx.user.id })),
+
+  /** The annotator's own recent judgments (read-only). */
+  history: authedProcedure.input(z.object({ project: z.string().min(1), limit: z.number().int().min(1).max(50).default(10) })).query(async ({ ctx, input }) => {
+    const { project } = await requireProjectAccess(ctx.db.db, ctx.user, input.project, ANY_MEMBER);
+    return listRecentJudgments(ctx.db.db, { projectId: project.id, annotatorId: ctx.user.id, limit: input.limit });
+  }),
+
+  guidelines: authedProcedure.input(z.object({ project: z.string().min(1) })).query(async ({ ctx, input }) => {
+    const { project } = await requireProjectAccess(ctx.db.db, ctx.user, input.project, ANY_MEMBER);
+    return getGuidelinesForUser(ctx.db.db, { projectId: project.id, userId: ctx.user.id });
+  }),
+
+  markGuidelinesRead: authedProcedure
+    .input(z.object({ project: z.string().min(1), version: z.number().int().positive() }))
+    .mutation(async ({ ctx, input }) => {
+      const { project } = await requireProjectAccess(ctx.db.db, ctx.user, input.project, ANY_MEMBER);
+      await markGuidelinesRead(ctx.db.db, { projectId: project.id, userId: ctx.user.id, version: input.version });
+      return { ok: true as const };
+    }),
 
   progress: authedProcedure.input(z.object({ project: z.string().min(1) })).query(async ({ ctx, input }) => {
     const { project } = await requireProjectAccess(ctx.db.db, ctx.user, input.project, ANY_MEMBER);

@@ -1,8 +1,11 @@
 import { sql } from 'drizzle-orm';
 import type { TDb } from '@/db/client';
+import type { TMessage } from '@/db/schema';
 import { AppError } from '../errors';
 import { parseInput } from '../validation';
+import { bigintArray } from './lease';
 import { ZSubmitJudgment, type TSubmitJudgment } from './schemas';
+import { resolveEdit, resolveVerdict, type TProjectRules } from './verdict';
 
 export interface TSubmitResult {
   judgmentId: number;
@@ -11,9 +14,11 @@ export interface TSubmitResult {
 }
 
 /**
- * Stores an annotator's judgment for one of their assignments, exactly once.
- * The comparison row lock orders this against leasing and against a concurrent retry
- * of the same submission; the unique (annotator, client submission id) is the backstop.
+ * Stores an annotator's verdict on one of their assignments, exactly once: a pair (chosen,
+ * strength), or a ranking of three or more; optionally an edit of the best response, stored as
+ * a new response ranked above it (edited > chosen > rejected); flags; the guidelines version.
+ * The comparison row lock orders this against leasing and against a concurrent retry of the
+ * same submission; the unique (annotator, client submission id) is the backstop.
  */
 export async function submitJudgment(db: TDb, input: { annotatorId: number } & TSubmitJudgment): Promise<TSubmitResult> {
   const data = parseInput(ZSubmitJudgment, input);
@@ -23,8 +28,8 @@ export async function submitJudgment(db: TDb, input: { annotatorId: number } & T
       select comparison_id from assignments where id = ${data.assignmentId} and annotator_id = ${annotatorId}`);
     if (!assignment) throw new AppError('NOT_FOUND', 'no such assignment for this annotator', { field: 'assignmentId' });
 
-    const [comparison] = await tx.execute<{ project_id: number; judgment_count: number; judgments_required: number }>(sql`
-      select project_id, judgment_count, judgments_required from comparisons where id = ${assignment.comparison_id} for update`);
+    const [comparison] = await tx.execute<{ project_id: number; prompt_id: number; judgment_count: number; judgments_required: number }>(sql`
+      select project_id, prompt_id, judgment_count, judgments_required from comparisons where id = ${assignment.comparison_id} for update`);
     if (!comparison) throw new AppError('NOT_FOUND', 'the comparison no longer exists');
 
     const [previous] = await tx.execute<{ id: number; assignment_id: number }>(sql`
@@ -40,7 +45,7 @@ export async function submitJudgment(db: TDb, input: { annotatorId: number } & T
       select status, expires_at <= now() as expired, shown_response_ids from assignments where id = ${data.assignmentId}`);
     if (!lease) throw new AppError('NOT_FOUND', 'no such assignment for this annotator', { field: 'assignmentId' });
     if (lease.status === 'submitted') throw new AppError('CONFLICT', 'this comparison was already judged by you');
-    if (lease.status !== 'active') throw new AppError('CONFLICT', 'this assignment was released');
+    if (lease.status === 'skipped') throw new AppError('CONFLICT', 'you skipped this comparison');
     if (lease.expired) {
       // A late submit is still welcome while nobody else has taken the freed slot.
       const [others] = await tx.execute<{ n: number }>(sql`
@@ -52,19 +57,56 @@ export async function submitJudgment(db: TDb, input: { annotatorId: number } & T
       }
     }
 
+    const [project] = await tx.execute<TProjectRules & { guidelines_version: number | null }>(sql`
+      select edit_mode as "editMode", allow_ties as "allowTies", ranking_strength as "rankingStrength",
+        (select max(version) from project_guidelines g where g.project_id = p.id) as guidelines_version
+      from projects p where p.id = ${comparison.project_id}`);
     const shown = lease.shown_response_ids.map(Number);
-    if (shown.length !== 2) throw new AppError('BAD_REQUEST', 'this comparison is not a pair');
-    const chosen = shown[data.chosenPosition]!;
-    const rejected = shown[1 - data.chosenPosition]!;
+    const verdict = resolveVerdict(data, shown.length, project!);
+    const groups = verdict.groups.map((g) => g.map((position) => shown[position]!));
 
+    const best = groups[0]!.length === 1 ? groups[0]![0]! : null;
+    let bestMessages: TMessage[] | null = null;
+    if (best !== null && data.edit !== undefined) {
+      const [row] = await tx.execute<{ messages: TMessage[] }>(sql`select messages from responses where id = ${best}`);
+      bestMessages = row?.messages ?? null;
+    }
+    const edited = resolveEdit(data.edit, bestMessages, project!);
+    let editedResponseId: number | null = null;
+    if (edited) {
+      const [row] = await tx.execute<{ id: number }>(sql`
+        insert into responses (prompt_id, messages, origin, parent_response_id, author_id)
+        values (${comparison.prompt_id}, ${JSON.stringify(edited)}::jsonb, 'edit', ${best}, ${annotatorId}) returning id`);
+      editedResponseId = Number(row!.id);
+    }
+
+    const isPair = verdict.chosenPosition !== null;
+    const flags = [...new Set(data.flags ?? [])];
     const [judgment] = await tx.execute<{ id: number }>(sql`
       insert into judgments (project_id, comparison_id, assignment_id, annotator_id, chosen_response_id, rejected_response_id,
-        chosen_position, strength, rationale, time_spent_ms, client_submission_id)
-      values (${comparison.project_id}, ${assignment.comparison_id}, ${data.assignmentId}, ${annotatorId}, ${chosen}, ${rejected},
-        ${data.chosenPosition}, ${data.strength}, ${data.rationale?.trim() || null}, ${data.timeSpentMs}, ${data.clientSubmissionId})
+        chosen_position, strength, rank_strengths, edited_response_id, flags, guidelines_version, rationale, time_spent_ms, client_submission_id)
+      values (${comparison.project_id}, ${assignment.comparison_id}, ${data.assignmentId}, ${annotatorId},
+        ${isPair ? groups[0]![0]! : null}, ${isPair ? groups[1]![0]! : null}, ${verdict.chosenPosition}, ${verdict.strength},
+        ${verdict.rankStrengths ? `{${verdict.rankStrengths.join(',')}}` : null}::preference_strength[], ${editedResponseId},
+        ${`{${flags.join(',')}}`}::text[], ${project!.guidelines_version}, ${data.rationale?.trim() || null}, ${data.timeSpentMs}, ${data.clientSubmissionId})
       returning id`);
+    const judgmentId = Number(judgment!.id);
+
+    // Ranks: the edit first, then each group; ties share a rank.
+    const rankedIds: number[] = [];
+    const ranks: number[] = [];
+    const offset = editedResponseId ? 1 : 0;
+    if (editedResponseId) {
+      rankedIds.push(editedResponseId);
+      ranks.push(1);
+    }
+    groups.forEach((group, i) => group.forEach((id) => (rankedIds.push(id), ranks.push(i + 1 + offset))));
+    await tx.execute(sql`
+      insert into judgment_ranks (judgment_id, response_id, rank)
+      select ${judgmentId}, r.response_id, r.rank from unnest(${bigintArray(rankedIds)}, ${`{${ranks.join(',')}}`}::int[]) as r(response_id, rank)`);
+
     await tx.execute(sql`update assignments set status = 'submitted' where id = ${data.assignmentId}`);
     await tx.execute(sql`update comparisons set judgment_count = judgment_count + 1 where id = ${assignment.comparison_id}`);
-    return { judgmentId: Number(judgment!.id), duplicate: false };
+    return { judgmentId, duplicate: false };
   });
 }

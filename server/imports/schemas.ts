@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ZPromptInput, ZResponseContent } from '../content/schemas';
 
+export const MAX_RESPONSES = 8;
+
 /**
  * One line of the native import format:
  * {"id"?: string, "prompt": string | [messages], "responses": [{"content": string | [messages], "model"?: string}], "metadata"?: {}}
@@ -15,9 +17,9 @@ export const ZNativeComparisonLine = z.object({
         model: z.string().max(200).optional(),
       }),
     )
-    .min(2, 'a comparison needs two responses')
-    // Ranking of more than two responses is not in the annotation protocol yet; reject rather than drop.
-    .max(2, 'comparisons of more than two responses are not supported yet'),
+    .min(2, 'a comparison needs at least two responses')
+    // Two are judged as a pair, three to eight are ranked; more would not fit on a screen.
+    .max(MAX_RESPONSES, `a comparison holds at most ${MAX_RESPONSES} responses`),
   metadata: z.record(z.string(), z.unknown()).optional(),
 });
 export type TNativeComparisonLine = z.output<typeof ZNativeComparisonLine>;

@@ -3,7 +3,7 @@ import type { TDb } from '@/db/client';
 import { comparisons, judgments, projectMembers, projects, users } from '@/db/schema';
 import { AppError } from '../errors';
 import { parseInput } from '../validation';
-import { ZAddMember, ZCreateProject, type TAddMember, type TCreateProject } from './schemas';
+import { ZAddMember, ZCreateProject, ZUpdateProject, type TAddMember, type TCreateProject, type TUpdateProject } from './schemas';
 
 export type TProject = typeof projects.$inferSelect;
 
@@ -12,6 +12,24 @@ export async function createProject(db: TDb, input: TCreateProject): Promise<TPr
   const [row] = await db.insert(projects).values(data).onConflictDoNothing({ target: projects.slug }).returning();
   if (!row) throw new AppError('CONFLICT', `a project with slug ${data.slug} already exists`, { field: 'slug' });
   return row;
+}
+
+/**
+ * Changes a project's settings. A new judgments-required applies to every comparison of the
+ * project: raising it reopens finished ones for more judgments (for agreement), lowering it
+ * never goes below the judgments a comparison already has.
+ */
+export async function updateProject(db: TDb, projectId: number, input: TUpdateProject): Promise<TProject> {
+  const data = parseInput(ZUpdateProject, input);
+  return db.transaction(async (tx) => {
+    const [row] = await tx.update(projects).set(data).where(eq(projects.id, projectId)).returning();
+    if (!row) throw new AppError('NOT_FOUND', 'no such project');
+    if (data.judgmentsRequired !== undefined) {
+      await tx.execute(sql`update comparisons set judgments_required = greatest(${data.judgmentsRequired}::int, judgment_count, 1)
+        where project_id = ${projectId}`);
+    }
+    return row;
+  });
 }
 
 export async function findProjectBySlug(db: TDb, slug: string): Promise<TProject | null> {

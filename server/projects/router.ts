@@ -1,12 +1,11 @@
 import { z } from 'zod';
 import { ANY_MEMBER, PROJECT_ADMIN, requireProjectAccess } from '../auth/access';
 import { adminProcedure, authedProcedure, router } from '../trpc';
-import { createUser } from '../users/users';
-import { requireUserByEmail } from '../users/users';
-import { ZEmail } from '../users/schemas';
-import { ZRole } from '../users/schemas';
-import { addMember, createProject, getProjectCounts, listMembers, listProjectsForUser } from './projects';
-import { ZCreateProject } from './schemas';
+import { createUser, requireUserByEmail } from '../users/users';
+import { ZEmail, ZRole } from '../users/schemas';
+import { getLatestGuidelines, saveGuidelines } from '../guidelines/guidelines';
+import { addMember, createProject, getProjectCounts, listMembers, listProjectsForUser, updateProject } from './projects';
+import { ZCreateProject, ZUpdateProject } from './schemas';
 
 const ZProjectRef = z.object({ project: z.string().min(1) });
 
@@ -15,13 +14,36 @@ export const projectsRouter = router({
 
   get: authedProcedure.input(ZProjectRef).query(async ({ ctx, input }) => {
     const { project, role } = await requireProjectAccess(ctx.db.db, ctx.user, input.project, ANY_MEMBER);
-    return { slug: project.slug, name: project.name, description: project.description, role, judgmentsRequired: project.judgmentsRequired };
+    return {
+      slug: project.slug,
+      name: project.name,
+      description: project.description,
+      role,
+      judgmentsRequired: project.judgmentsRequired,
+      rules: { editMode: project.editMode, allowTies: project.allowTies, rankingStrength: project.rankingStrength },
+      live: project.live,
+    };
   }),
 
   overview: authedProcedure.input(ZProjectRef).query(async ({ ctx, input }) => {
     const { project } = await requireProjectAccess(ctx.db.db, ctx.user, input.project, PROJECT_ADMIN);
     const [counts, members] = await Promise.all([getProjectCounts(ctx.db.db, project.id), listMembers(ctx.db.db, project.id)]);
     return { project, counts, members };
+  }),
+
+  update: authedProcedure.input(ZProjectRef.extend({ settings: ZUpdateProject })).mutation(async ({ ctx, input }) => {
+    const { project } = await requireProjectAccess(ctx.db.db, ctx.user, input.project, PROJECT_ADMIN);
+    return updateProject(ctx.db.db, project.id, input.settings);
+  }),
+
+  guidelines: authedProcedure.input(ZProjectRef).query(async ({ ctx, input }) => {
+    const { project } = await requireProjectAccess(ctx.db.db, ctx.user, input.project, PROJECT_ADMIN);
+    return getLatestGuidelines(ctx.db.db, project.id);
+  }),
+
+  saveGuidelines: authedProcedure.input(ZProjectRef.extend({ body: z.string().max(200_000) })).mutation(async ({ ctx, input }) => {
+    const { project } = await requireProjectAccess(ctx.db.db, ctx.user, input.project, PROJECT_ADMIN);
+    return saveGuidelines(ctx.db.db, { projectId: project.id, body: input.body, userId: ctx.user.id });
   }),
 
   create: adminProcedure.input(ZCreateProject).mutation(({ ctx, input }) => createProject(ctx.db.db, input)),

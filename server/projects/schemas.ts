@@ -14,7 +14,24 @@ export const ZCreateProject = z.object({
   description: z.string().max(5000).optional(),
   judgmentsRequired: z.number().int().min(1).max(50).default(1),
   leaseSeconds: z.number().int().min(10).max(7 * 24 * 3600).default(900),
+  editMode: z.enum(['off', 'optional', 'required']).default('optional'),
+  allowTies: z.boolean().default(false),
+  rankingStrength: z.boolean().default(false),
+  live: z.boolean().default(false),
 });
+
+/** Settings an admin may change later; every field optional. */
+export const ZUpdateProject = z.object({
+  name: z.string().trim().min(1, 'must not be empty').max(200).optional(),
+  description: z.string().max(5000).optional(),
+  judgmentsRequired: z.number().int().min(1).max(50).optional(),
+  leaseSeconds: z.number().int().min(10).max(7 * 24 * 3600).optional(),
+  editMode: z.enum(['off', 'optional', 'required']).optional(),
+  allowTies: z.boolean().optional(),
+  rankingStrength: z.boolean().optional(),
+  live: z.boolean().optional(),
+});
+export type TUpdateProject = z.input<typeof ZUpdateProject>;
 export type TCreateProject = z.input<typeof ZCreateProject>;
 
 export const ZAddMember = z.object({

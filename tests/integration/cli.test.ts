@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leaseComparisons } from '@/server/annotation/lease';
 import { submitJudgment } from '@/server/annotation/submit-judgment';
-import type { TTrlPreferenceRow } from '@/server/exports/trl';
+import type { TPreferencePair as TTrlPreferenceRow } from '@/server/exports/preference-pairs';
 import { findProjectBySlug, listMembers, type TProject } from '@/server/projects/projects';
 import { findUserByEmail, verifyCredentials } from '@/server/users/users';
 import { setupTestDatabase } from '../helpers/db';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { strengths } from '@/server/annotation/strengths';
 import { localArtifactStore, type TArtifactStore } from '@/server/artifacts/store';
 import type { TExport } from '@/server/exports/exports';
-import type { TTrlPreferenceRow } from '@/server/exports/trl';
+import type { TPreferencePair as TTrlPreferenceRow } from '@/server/exports/preference-pairs';
 import { DEAD_LETTER_QUEUE, jobs } from '@/server/jobs/queue';
 import type { TProject } from '@/server/projects/projects';
 import type { TSessionUser } from '@/server/users/schemas';

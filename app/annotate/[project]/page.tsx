@@ -9,5 +9,5 @@ export default async function AnnotatePage({ params }: { params: Promise<{ proje
   await requireSignedIn(`/annotate/${project}`);
   const info = await (await serverCaller()).projects.get({ project }).catch(() => null);
   if (!info) notFound();
-  return <AnnotateClient project={info.slug} projectName={info.name} />;
+  return <AnnotateClient project={info.slug} projectName={info.name} rules={info.rules} />;
 }

@@ -1,0 +1,134 @@
+import type postgres from 'postgres';
+import type { TMessage } from '@/db/schema';
+import type { TStrength } from '../annotation/strengths';
+
+/** One preference pair expanded from a judgment, with where it came from. */
+export interface TPreferencePair {
+  prompt: TMessage[];
+  chosen: TMessage[];
+  rejected: TMessage[];
+  metadata: {
+    judgment_id: number;
+    comparison_id: number;
+    comparison_external_id: string | null;
+    annotator_id: number;
+    /** Strength of this pair's preference; null where none was asked (pairs with an edit, rankings without strengths). */
+    strength: TStrength | null;
+    /** 'edited>chosen', 'edited>rejected', 'chosen>rejected' for pairs; 'rank i>rank j' for rankings. */
+    relation: string;
+    flags: string[];
+    chosen_model: string | null;
+    rejected_model: string | null;
+    chosen_origin: string;
+    rejected_origin: string;
+    guidelines_version: number | null;
+  };
+}
+
+interface TRow {
+  judgment_id: string;
+  comparison_id: string;
+  external_id: string | null;
+  annotator_id: string;
+  flags: string[];
+  strength: TStrength | null;
+  rank_strengths: TStrength[] | null;
+  has_edit: boolean;
+  is_pair: boolean;
+  guidelines_version: number | null;
+  prompt: TMessage[];
+  hi_rank: number;
+  lo_rank: number;
+  chosen: TMessage[];
+  chosen_model: string | null;
+  chosen_origin: string;
+  rejected: TMessage[];
+  rejected_model: string | null;
+  rejected_origin: string;
+}
+
+// Stronger first, as in the enum: a smaller index is a stronger preference.
+const strengthOrder: TStrength[] = ['significantly_better', 'better', 'slightly_better', 'marginally_better'];
+
+/**
+ * The strength of a pair: for the chosen/rejected of a pair judgment, the judgment's strength;
+ * between two ranks of a ranking, the strongest of the adjacent strengths it spans (a response
+ * ranked two places lower is at least as far behind as the largest single step). Pairs that
+ * involve an edit have none: the annotator rated the original choice, not the rewrite.
+ */
+function pairStrength(row: TRow, hi: number, lo: number): TStrength | null {
+  if (row.is_pair) return hi === 1 && lo === 2 ? row.strength : null;
+  if (!row.rank_strengths) return null;
+  const spanned = row.rank_strengths.slice(hi - 1, lo - 1);
+  return spanned.sort((a, b) => strengthOrder.indexOf(a) - strengthOrder.indexOf(b))[0] ?? null;
+}
+
+function relation(row: TRow, hi: number, lo: number, hiRank: number, loRank: number): string {
+  if (row.is_pair) {
+    const name = (rank: number) => (row.has_edit ? ['edited', 'chosen', 'rejected'] : ['chosen', 'rejected'])[rank - 1];
+    return `${name(hiRank)}>${name(loRank)}`;
+  }
+  return row.has_edit && hiRank === 1 ? `edited>rank ${lo}` : `rank ${hi}>rank ${lo}`;
+}
+
+const pairsQuery = (sql: postgres.Sql, projectId: number) => sql`
+  from judgments j
+  join comparisons c on c.id = j.comparison_id
+  join prompts p on p.id = c.prompt_id
+  join judgment_ranks hi on hi.judgment_id = j.id
+  join judgment_ranks lo on lo.judgment_id = j.id and lo.rank > hi.rank
+  join responses cr on cr.id = hi.response_id
+  join responses rr on rr.id = lo.response_id
+  where j.project_id = ${projectId}`;
+
+export async function countPreferencePairs(sql: postgres.Sql, projectId: number): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`select count(*)::int as n ${pairsQuery(sql, projectId)}`;
+  return row?.n ?? 0;
+}
+
+/**
+ * Every preference pair of a project: a pair judgment gives chosen>rejected, with an edit the
+ * triple edited>chosen, edited>rejected, chosen>rejected; a ranking every ordered pair of
+ * different ranks. Read through a server-side cursor, in judgment order.
+ */
+export async function* streamPreferencePairs(
+  sql: postgres.Sql,
+  projectId: number,
+  options: { batchSize?: number } = {},
+): AsyncGenerator<TPreferencePair[]> {
+  const cursor = sql<TRow[]>`
+    select j.id as judgment_id, j.comparison_id, c.external_id, j.annotator_id, j.flags, j.strength, j.rank_strengths,
+      j.edited_response_id is not null as has_edit, j.chosen_position is not null as is_pair, j.guidelines_version,
+      p.messages as prompt, hi.rank as hi_rank, lo.rank as lo_rank,
+      cr.messages as chosen, cr.model as chosen_model, cr.origin as chosen_origin,
+      rr.messages as rejected, rr.model as rejected_model, rr.origin as rejected_origin
+    ${pairsQuery(sql, projectId)}
+    order by j.id, hi.rank, lo.rank, hi.response_id, lo.response_id`.cursor(options.batchSize ?? 500);
+  for await (const rows of cursor) {
+    yield rows.map((row) => {
+      // Ranks without the edit's place, for the ranking's own strengths and names.
+      const offset = row.has_edit ? 1 : 0;
+      const hi = row.hi_rank - offset;
+      const lo = row.lo_rank - offset;
+      return {
+        prompt: row.prompt,
+        chosen: row.chosen,
+        rejected: row.rejected,
+        metadata: {
+          judgment_id: Number(row.judgment_id),
+          comparison_id: Number(row.comparison_id),
+          comparison_external_id: row.external_id,
+          annotator_id: Number(row.annotator_id),
+          strength: hi >= 1 ? pairStrength(row, hi, lo) : null,
+          relation: relation(row, hi, lo, row.hi_rank, row.lo_rank),
+          flags: row.flags,
+          chosen_model: row.chosen_model,
+          rejected_model: row.rejected_model,
+          chosen_origin: row.chosen_origin,
+          rejected_origin: row.rejected_origin,
+          guidelines_version: row.guidelines_version,
+        },
+      };
+    });
+  }
+}
