@@ -232,4 +232,5 @@ CREATE INDEX "judgments_project_idx" ON "judgments" USING btree ("project_id","i
 CREATE INDEX "judgments_annotator_created_idx" ON "judgments" USING btree ("annotator_id","created_at");--> statement-breakpoint
 CREATE INDEX "exports_project_created_idx" ON "exports" USING btree ("project_id","created_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "models_name_key" ON "models" USING btree ("name");--> statement-breakpoint
-CREATE INDEX "live_turns_annotator_idx" ON "live_turns" USING btree ("annotator_id","created_at");
+CREATE INDEX "live_turns_annotator_idx" ON "live_turns" USING btree ("annotator_id","created_at");--> statement-breakpoint
+CREATE INDEX "live_turns_comparison_idx" ON "live_turns" USING btree ("comparison_id");

@@ -7,14 +7,22 @@ import { progressBar, readSecretFromStdin, reportCliError, withDatabase } from '
 import { env } from './env';
 import { AppError } from './errors';
 import { countPreferencePairs, streamTrlPreferenceLines } from './exports/trl';
+import { saveGuidelines } from './guidelines/guidelines';
 import { importComparisons } from './imports/import-comparisons';
+import { listModels, registerModel, resolveModelIds, setProjectModels } from './models/models';
 import { addMember, createProject, requireProjectBySlug } from './projects/projects';
 import { roles } from './users/schemas';
-import { createUser, requireUserByEmail } from './users/users';
+import { createUser, firstPlatformAdmin, requireUserByEmail } from './users/users';
 
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function number(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('must be a number');
   return n;
 }
 
@@ -48,10 +56,95 @@ project
   .requiredOption('--name <name>', 'display name')
   .option('--judgments <k>', 'judgments required per comparison', positiveInt, 1)
   .option('--lease-seconds <s>', 'how long an annotator holds a comparison', positiveInt, 900)
-  .action(async (opts: { slug: string; name: string; judgments: number; leaseSeconds: number }) => {
+  .addOption(new Option('--edit <mode>', 'edit step for the chosen response').choices(['off', 'optional', 'required']).default('optional'))
+  .option('--allow-ties', 'rankings may have ties', false)
+  .option('--ranking-strength', 'rankings ask the strength between adjacent ranks', false)
+  .option('--live', 'annotators write prompts and two registered models answer', false)
+  .action(async (opts: { slug: string; name: string; judgments: number; leaseSeconds: number; edit: 'off' | 'optional' | 'required'; allowTies: boolean; rankingStrength: boolean; live: boolean }) => {
     await withDatabase(async ({ db }) => {
-      const created = await createProject(db, { slug: opts.slug, name: opts.name, judgmentsRequired: opts.judgments, leaseSeconds: opts.leaseSeconds });
+      const created = await createProject(db, {
+        slug: opts.slug,
+        name: opts.name,
+        judgmentsRequired: opts.judgments,
+        leaseSeconds: opts.leaseSeconds,
+        editMode: opts.edit,
+        allowTies: opts.allowTies,
+        rankingStrength: opts.rankingStrength,
+        live: opts.live,
+      });
       console.log(`created project ${created.slug} (id ${created.id}, ${created.judgmentsRequired} judgment(s) per comparison)`);
+    });
+  });
+
+const guidelines = program.command('guidelines').description('annotation guidelines');
+guidelines
+  .command('set')
+  .description('save a markdown file as the project’s guidelines (a new version)')
+  .requiredOption('--project <slug>', 'project slug')
+  .argument('<file>', 'markdown file')
+  .action(async (file: string, opts: { project: string }) => {
+    const body = await fs.readFile(file, 'utf8').catch(() => {
+      throw new AppError('BAD_REQUEST', `cannot read ${file}`);
+    });
+    await withDatabase(async ({ db }) => {
+      const p = await requireProjectBySlug(db, opts.project);
+      const admin = await firstPlatformAdmin(db);
+      const saved = await saveGuidelines(db, { projectId: p.id, body, userId: admin?.id ?? null });
+      console.log(`guidelines of ${p.slug} are at version ${saved.version}`);
+    });
+  });
+
+project
+  .command('models')
+  .description('choose the models that answer in a live project (replaces the current choice)')
+  .requiredOption('--project <slug>', 'project slug')
+  .requiredOption('--models <names>', 'comma-separated model names, e.g. llama-r1,llama-r2 (at least two for live generation)')
+  .action(async (opts: { project: string; models: string }) => {
+    const names = [...new Set(opts.models.split(',').map((n) => n.trim()).filter(Boolean))];
+    await withDatabase(async ({ db }) => {
+      const p = await requireProjectBySlug(db, opts.project);
+      const chosen = await setProjectModels(db, { projectId: p.id, modelIds: await resolveModelIds(db, names) });
+      console.log(`${p.slug} uses ${chosen.length} model(s): ${chosen.map((m) => m.name).join(', ') || 'none'}`);
+      if (chosen.length < 2) console.warn('warning: live generation needs at least two models');
+    });
+  });
+
+const model = program.command('model').description('manage the model registry (OpenAI-compatible chat completions endpoints)');
+model
+  .command('add')
+  .description('register a model endpoint; the API key stays in an environment variable of the server, only its name is stored')
+  .requiredOption('--name <name>', 'registry name, shown to admins only (annotators never see model names)')
+  .requiredOption('--base-url <url>', 'OpenAI-compatible base URL, e.g. http://gpu-1:8000/v1 (vLLM) or https://api.openai.com/v1')
+  .requiredOption('--model <model>', 'the `model` field sent to the endpoint')
+  .option('--api-key-env <VAR>', 'name of the environment variable that holds the API key')
+  .option('--temperature <t>', 'sampling temperature, 0 to 2', number)
+  .option('--top-p <p>', 'nucleus sampling top_p, 0 to 1', number)
+  .option('--max-tokens <k>', 'longest answer in tokens, 1 to 32768', positiveInt)
+  .action(async (opts: { name: string; baseUrl: string; model: string; apiKeyEnv?: string; temperature?: number; topP?: number; maxTokens?: number }) => {
+    await withDatabase(async ({ db }) => {
+      const sampling = { temperature: opts.temperature, top_p: opts.topP, max_tokens: opts.maxTokens };
+      const created = await registerModel(db, {
+        name: opts.name,
+        baseUrl: opts.baseUrl,
+        apiModel: opts.model,
+        apiKeyEnv: opts.apiKeyEnv,
+        sampling: Object.fromEntries(Object.entries(sampling).filter(([, v]) => v !== undefined)),
+      });
+      console.log(`registered model ${created.name} (id ${created.id}): ${created.apiModel} at ${created.baseUrl}`);
+      if (created.apiKeyEnv && !created.keyConfigured) console.warn(`warning: ${created.apiKeyEnv} is not set in this environment; set it where the web app runs`);
+    });
+  });
+model
+  .command('list')
+  .description('list registered models (keys are never stored, only the variable names)')
+  .action(async () => {
+    await withDatabase(async ({ db }) => {
+      const all = await listModels(db);
+      if (all.length === 0) console.log('no models registered');
+      for (const m of all) {
+        const key = m.apiKeyEnv ? ` key from $${m.apiKeyEnv}` : '';
+        console.log(`${m.name}\t${m.apiModel} at ${m.baseUrl}${key} ${JSON.stringify(m.sampling)}${m.enabled ? '' : ' (disabled)'}`);
+      }
     });
   });
 

@@ -12,6 +12,8 @@ const ZEnv = z.object({
   PAIRWISE_DATA_DIR: z.string().default('.data'),
   PAIRWISE_ARTIFACTS_DIR: z.string().optional(),
   PAIRWISE_MAX_MESSAGE_BYTES: z.coerce.number().int().positive().default(1_000_000),
+  /** Live generation: longest wait for a model's first byte, and between two chunks of its answer. */
+  PAIRWISE_LIVE_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
   CHROMIUM_PATH: z.string().default('/usr/bin/chromium'),
 });
 export type TEnv = z.infer<typeof ZEnv>;

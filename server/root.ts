@@ -1,5 +1,7 @@
 import { annotationRouter } from './annotation/router';
 import { exportsRouter } from './exports/router';
+import { liveRouter } from './live/router';
+import { modelsRouter } from './models/router';
 import { projectsRouter } from './projects/router';
 import { createCallerFactory, router } from './trpc';
 
@@ -7,6 +9,8 @@ export const appRouter = router({
   projects: projectsRouter,
   annotation: annotationRouter,
   exports: exportsRouter,
+  models: modelsRouter,
+  live: liveRouter,
 });
 
 export type TAppRouter = typeof appRouter;

@@ -29,5 +29,5 @@ export const liveTurns = pgTable(
     comparisonId: bigint({ mode: 'number' }).references(() => comparisons.id, { onDelete: 'set null' }),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index('live_turns_annotator_idx').on(t.annotatorId, t.createdAt)],
+  (t) => [index('live_turns_annotator_idx').on(t.annotatorId, t.createdAt), index('live_turns_comparison_idx').on(t.comparisonId)],
 );

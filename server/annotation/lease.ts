@@ -62,6 +62,8 @@ function openComparisons(projectId: number, annotatorId: number) {
     select c.id from comparisons c
     where c.project_id = ${projectId}
       and c.judgment_count < c.judgments_required
+      -- A live turn's comparison belongs to the annotator who wrote the prompt.
+      and not exists (select 1 from live_turns t where t.comparison_id = c.id)
       and not exists (
         select 1 from assignments mine
         where mine.comparison_id = c.id and mine.annotator_id = ${annotatorId}
@@ -132,7 +134,8 @@ async function leaseOnce(
   });
 }
 
-async function loadLeasedComparisons(tx: TDb, assignmentIds: number[]): Promise<TLeasedComparison[]> {
+/** Assignments as the judging UI shows them, in the order of `assignmentIds`. Also used by live generation. */
+export async function loadLeasedComparisons(tx: TDb, assignmentIds: number[]): Promise<TLeasedComparison[]> {
   if (assignmentIds.length === 0) return [];
   const rows = await tx.execute<{ assignment_id: number; comparison_id: number; expires_at: Date; prompt: TMessage[]; responses: TMessage[][] }>(sql`
     select a.id as assignment_id, a.comparison_id, a.expires_at, p.messages as prompt,

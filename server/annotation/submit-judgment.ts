@@ -67,7 +67,7 @@ export async function submitJudgment(db: TDb, input: { annotatorId: number } & T
 
     const best = groups[0]!.length === 1 ? groups[0]![0]! : null;
     let bestMessages: TMessage[] | null = null;
-    if (best !== null && data.edit !== undefined) {
+    if (best !== null && project!.editMode !== 'off') {
       const [row] = await tx.execute<{ messages: TMessage[] }>(sql`select messages from responses where id = ${best}`);
       bestMessages = row?.messages ?? null;
     }

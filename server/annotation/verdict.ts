@@ -49,6 +49,8 @@ export function resolveVerdict(input: TSubmitJudgment, shownCount: number, rules
  * The edited version of the best response: its messages with the final assistant message's
  * content replaced (tool calls and results before it stay as they were). Null when the
  * project has no edit step, nothing was given, or (optional mode) nothing changed.
+ * `best` is null when ranks tie at the top: there is no single response to rewrite, so even
+ * a required edit is not asked for.
  */
 export function resolveEdit(edit: string | undefined, best: TMessage[] | null, rules: TProjectRules): TMessage[] | null {
   const given = edit !== undefined && edit.trim().length > 0;
@@ -57,13 +59,14 @@ export function resolveEdit(edit: string | undefined, best: TMessage[] | null, r
     return null;
   }
   if (!given) {
-    if (rules.editMode === 'required') throw bad('this project requires an edit of the chosen response', 'edit');
+    if (rules.editMode === 'required' && best) throw bad('this project requires an edit of the chosen response', 'edit');
     return null;
   }
   if (!best) throw bad('an edit needs a single best response (no tie at the top)', 'edit');
   const last = best.map((m) => m.role).lastIndexOf('assistant');
   if (last < 0) throw bad('the chosen response has no assistant message to edit', 'edit');
-  if (best[last]!.content === edit) {
+  // Whitespace at the ends is not a change: it would make near-identical edited>chosen pairs.
+  if (best[last]!.content.trim() === edit!.trim()) {
     if (rules.editMode === 'required') throw bad('the edit must change the response', 'edit');
     return null;
   }

@@ -6,7 +6,11 @@ export const ZMessageRole = z.enum(messageRoles);
 const ZToolCall = z.object({
   id: z.string().optional(),
   type: z.literal('function').default('function'),
-  function: z.object({ name: z.string().min(1, 'must not be empty'), arguments: z.string() }),
+  function: z.object({
+    name: z.string().min(1, 'must not be empty'),
+    // OpenAI sends arguments as a JSON string; some exporters write the object itself.
+    arguments: z.union([z.string(), z.record(z.string(), z.unknown()).transform((o) => JSON.stringify(o))]),
+  }),
 });
 
 export const ZMessage = z

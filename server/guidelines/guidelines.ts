@@ -20,7 +20,7 @@ export async function getLatestGuidelines(db: TDb, projectId: number): Promise<T
 }
 
 /** Saves the guidelines as a new version (versions are never changed, so judgments keep their meaning). */
-export async function saveGuidelines(db: TDb, input: { projectId: number; body: string; userId: number }): Promise<TGuidelines> {
+export async function saveGuidelines(db: TDb, input: { projectId: number; body: string; userId: number | null }): Promise<TGuidelines> {
   const body = input.body.trim();
   if (!body) throw new AppError('BAD_REQUEST', 'guidelines must not be empty', { field: 'body' });
   if (body.length > 200_000) throw new AppError('BAD_REQUEST', 'guidelines are limited to 200,000 characters', { field: 'body' });
@@ -49,6 +49,9 @@ export async function getGuidelinesForUser(db: TDb, input: { projectId: number; 
 }
 
 export async function markGuidelinesRead(db: TDb, input: { projectId: number; userId: number; version: number }): Promise<void> {
+  // Only a version that exists can be read: marking a future one would hide it when it comes.
+  const latest = await getLatestGuidelines(db, input.projectId);
+  if (!latest || input.version > latest.version) throw new AppError('BAD_REQUEST', `there is no guidelines version ${input.version}`, { field: 'version' });
   await db
     .insert(guidelineReads)
     .values(input)

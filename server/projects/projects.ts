@@ -21,6 +21,11 @@ export async function createProject(db: TDb, input: TCreateProject): Promise<TPr
  */
 export async function updateProject(db: TDb, projectId: number, input: TUpdateProject): Promise<TProject> {
   const data = parseInput(ZUpdateProject, input);
+  if (Object.keys(data).length === 0) {
+    const [current] = await db.select().from(projects).where(eq(projects.id, projectId));
+    if (!current) throw new AppError('NOT_FOUND', 'no such project');
+    return current;
+  }
   return db.transaction(async (tx) => {
     const [row] = await tx.update(projects).set(data).where(eq(projects.id, projectId)).returning();
     if (!row) throw new AppError('NOT_FOUND', 'no such project');

@@ -54,3 +54,9 @@ export async function getUserById(db: TDb, id: number): Promise<TSessionUser | n
   const [row] = await db.select({ id: users.id, email: users.email, role: users.role }).from(users).where(eq(users.id, id));
   return row ?? null;
 }
+
+/** The oldest platform admin: who the CLI acts as where an author is recorded. */
+export async function firstPlatformAdmin(db: TDb): Promise<TSessionUser | null> {
+  const [row] = await db.select({ id: users.id, email: users.email, role: users.role }).from(users).where(eq(users.role, 'admin')).orderBy(users.id).limit(1);
+  return row ?? null;
+}

@@ -1,57 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launchChromium } from '../helpers/browser';
-import { runCli } from '../helpers/cli';
+import { appUrl as appUrlOf, artifact, cli, demoAccounts, signIn, signOut, type TAccount } from '../helpers/e2e-app';
 
-const appUrl = inject('appUrl');
-const dataDir = inject('appDataDir');
-const databaseUrl = inject('appDatabaseUrl');
-const cliEnv: NodeJS.ProcessEnv = { ...process.env, PAIRWISE_DATA_DIR: dataDir };
-if (databaseUrl) cliEnv.DATABASE_URL = databaseUrl;
-else delete cliEnv.DATABASE_URL;
-
-/** Screenshots for people to look at after a run (tests/.artifacts, not committed). */
-function artifact(name: string): string {
-  const dir = path.join(import.meta.dirname, '..', '.artifacts');
-  fs.mkdirSync(dir, { recursive: true });
-  return path.join(dir, name);
-}
-
-interface TAccount {
-  role: string;
-  email: string;
-  password: string;
-}
-
-function demoAccounts(): TAccount[] {
-  const file = path.join(dataDir, 'demo-credentials.txt');
-  expect((fs.statSync(file).mode & 0o777).toString(8)).toBe('600');
-  return fs
-    .readFileSync(file, 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => {
-      const [role, email, password] = line.split(' ');
-      return { role: role!, email: email!, password: password! };
-    });
-}
-
-async function signIn(page: Page, account: TAccount) {
-  await page.goto(`${appUrl}/signin`);
-  await page.getByLabel('Email').fill(account.email);
-  await page.getByLabel('Password').fill(account.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/\/projects$/);
-}
-
-async function signOut(page: Page) {
-  await page.goto(`${appUrl}/signout`);
-  await page.getByRole('button', { name: 'Sign out' }).click();
-  await page.waitForURL(/\/signin/);
-}
+const appUrl = appUrlOf();
 
 describe('label in the browser, export as an admin', () => {
   let browser: Browser;
@@ -62,13 +17,10 @@ describe('label in the browser, export as an admin', () => {
     browser = await launchChromium();
     accounts = demoAccounts();
     expect(accounts.map((a) => a.role)).toEqual(['admin', 'annotator', 'annotator']);
+    expect((fs.statSync(path.join(inject('appDataDir'), 'demo-credentials.txt')).mode & 0o777).toString(8)).toBe('600');
     // A project of plain-text comparisons, made with the CLI against the running app's database.
-    const created = await runCli(['project', 'create', '--slug', slug, '--name', 'End-to-end'], { env: cliEnv });
-    expect(created.code, created.stderr).toBe(0);
-    for (const account of accounts) {
-      const added = await runCli(['member', 'add', '--project', slug, '--email', account.email, '--role', account.role], { env: cliEnv });
-      expect(added.code, added.stderr).toBe(0);
-    }
+    await cli(['project', 'create', '--slug', slug, '--name', 'End-to-end']);
+    for (const account of accounts) await cli(['member', 'add', '--project', slug, '--email', account.email, '--role', account.role]);
   });
 
   afterAll(async () => {

@@ -241,9 +241,19 @@ describe('bad input', () => {
 
   it('a bad submit (position out of range) is a BAD_REQUEST, not a 500', async () => {
     const { items } = await caller(member).annotation.lease({ project: project.slug, want: 1 });
-    const error = await rejection(caller(member).annotation.submit({ ...submission(items[0]!.assignmentId), chosenPosition: 2 }));
-    expect(error.code).toBe('BAD_REQUEST');
-    expect((error.cause as ZodError).issues[0]?.path).toEqual(['chosenPosition']);
+    const assignmentId = items[0]!.assignmentId;
+    // Beyond any comparison (positions are 0..7): refused by the procedure's schema.
+    const outOfSchema = await rejection(caller(member).annotation.submit({ ...submission(assignmentId), chosenPosition: 8 }));
+    expect(outOfSchema.code).toBe('BAD_REQUEST');
+    expect(outOfSchema.cause).toBeInstanceOf(ZodError);
+    expect((outOfSchema.cause as ZodError).issues[0]?.path).toEqual(['chosenPosition']);
+    // A valid position, but not for a pair (0 or 1): refused by the service, naming the field.
+    const outOfPair = await rejection(caller(member).annotation.submit({ ...submission(assignmentId), chosenPosition: 2 }));
+    expect(outOfPair.code).toBe('BAD_REQUEST');
+    expect(outOfPair.cause).toBeInstanceOf(AppError);
+    expect((outOfPair.cause as AppError).field).toBe('chosenPosition');
+    const [row] = await db.current.handle.sql`select count(*)::int as n from judgments where assignment_id = ${assignmentId}`;
+    expect(row).toEqual({ n: 0 });
   });
 
   it('over HTTP, a service-level bad input reaches the client with its field and reason', async () => {

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TMessage } from '@/db/schema';
 import { leaseComparisons } from '@/server/annotation/lease';
 import { submitJudgment } from '@/server/annotation/submit-judgment';
 import type { TPreferencePair as TTrlPreferenceRow } from '@/server/exports/preference-pairs';
@@ -62,6 +63,9 @@ function cli(args: string[], options: { stdin?: string } = {}): Promise<TCliResu
     child.stdin.end(options.stdin ?? '');
   });
 }
+
+/** comparisonLines' responses say which model wrote them: "answer <prefix> <i> from m1". */
+const modelOf = (messages: TMessage[]) => messages[0]!.content.match(/from (m\d)$/)![1]!;
 
 function writeFile(name: string, content: string | Buffer): string {
   const file = path.join(workDir, name);
@@ -208,7 +212,15 @@ describe('cli import', () => {
 
     const b = await cli(['import', '--project', project.slug, oneResponse]);
     expect(b.code).not.toBe(0);
-    expect(b.stderr).toContain('line 2: responses: a comparison needs two responses');
+    expect(b.stderr).toContain('line 2: responses: a comparison needs at least two responses');
+
+    const nineResponses = writeFile(
+      'nine-responses.jsonl',
+      [good[0], JSON.stringify({ prompt: 'p', responses: Array.from({ length: 9 }, (_, i) => ({ content: `r${i}` })) })].join('\n') + '\n',
+    );
+    const d = await cli(['import', '--project', project.slug, nineResponses]);
+    expect(d.code).not.toBe(0);
+    expect(d.stderr).toContain('line 2: responses: a comparison holds at most 8 responses');
 
     const corrupt = gzipSync(comparisonLines(50, 'corrupt').join('\n') + '\n');
     const c = await cli(['import', '--project', project.slug, writeFile('corrupt.jsonl.gz', corrupt.subarray(0, Math.floor(corrupt.length / 2)))]);
@@ -237,14 +249,33 @@ describe('cli export', () => {
         const [item] = await leaseComparisons(handle.db, { projectId: project.id, annotatorId: annotator.id, leaseSeconds: 900, want: 1 });
         if (!item) break;
         const position = i++ % 2;
-        expected.push({ prompt: item.prompt, chosen: item.responses[position]!.messages, rejected: item.responses[1 - position]!.messages });
-        await submitJudgment(handle.db, {
+        const { judgmentId } = await submitJudgment(handle.db, {
           annotatorId: annotator.id,
           assignmentId: item.assignmentId,
           clientSubmissionId: crypto.randomUUID(),
           chosenPosition: position,
           strength: 'better',
           timeSpentMs: 1000,
+        });
+        const [chosen, rejected] = [item.responses[position]!.messages, item.responses[1 - position]!.messages];
+        expected.push({
+          prompt: item.prompt,
+          chosen,
+          rejected,
+          metadata: {
+            judgment_id: judgmentId,
+            comparison_id: item.comparisonId,
+            comparison_external_id: `export-${item.prompt[0]!.content.split(' ').at(-1)}`,
+            annotator_id: annotator.id,
+            strength: 'better',
+            relation: 'chosen>rejected',
+            flags: [],
+            chosen_model: modelOf(chosen),
+            rejected_model: modelOf(rejected),
+            chosen_origin: 'model',
+            rejected_origin: 'model',
+            guidelines_version: null,
+          },
         });
       }
     }
@@ -258,7 +289,7 @@ describe('cli export', () => {
     expect(lines).toHaveLength(6);
     const rows = lines.map((l) => JSON.parse(l) as TTrlPreferenceRow);
     rows.forEach((row, k) => {
-      expect(Object.keys(row).sort()).toEqual(['chosen', 'prompt', 'rejected']);
+      expect(Object.keys(row).sort()).toEqual(['chosen', 'metadata', 'prompt', 'rejected']);
       expect(row).toEqual(expected[k]);
     });
   });

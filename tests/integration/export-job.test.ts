@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TMessage } from '@/db/schema';
 import { strengths } from '@/server/annotation/strengths';
 import { localArtifactStore, type TArtifactStore } from '@/server/artifacts/store';
 import type { TExport } from '@/server/exports/exports';
@@ -57,6 +58,9 @@ function finished(admin: TSessionUser, project: TProject, exportId: number): Pro
   });
 }
 
+/** comparisonLines' responses say which model wrote them: "answer <prefix> <i> from m1". */
+const modelOf = (messages: TMessage[]) => messages[0]!.content.match(/from (m\d)$/)![1]!;
+
 async function readArtifact(key: string): Promise<string> {
   let text = '';
   for await (const chunk of await store.read(key)) text += String(chunk);
@@ -80,13 +84,33 @@ describe('the export-project job, run by the worker', () => {
       const [item] = items;
       if (!item) break;
       const position = i % 3 === 0 ? 1 : 0;
-      expected.push({ prompt: item.prompt, chosen: item.responses[position]!.messages, rejected: item.responses[1 - position]!.messages });
-      await caller(annotator).annotation.submit({
+      const strength = strengths[i % strengths.length]!;
+      const { judgmentId } = await caller(annotator).annotation.submit({
         assignmentId: item.assignmentId,
         clientSubmissionId: crypto.randomUUID(),
         chosenPosition: position,
-        strength: strengths[i % strengths.length]!,
+        strength,
         timeSpentMs: 2000,
+      });
+      const [chosen, rejected] = [item.responses[position]!.messages, item.responses[1 - position]!.messages];
+      expected.push({
+        prompt: item.prompt,
+        chosen,
+        rejected,
+        metadata: {
+          judgment_id: judgmentId,
+          comparison_id: item.comparisonId,
+          comparison_external_id: `job-${item.prompt[0]!.content.split(' ').at(-1)}`,
+          annotator_id: annotator.id,
+          strength,
+          relation: 'chosen>rejected',
+          flags: [],
+          chosen_model: modelOf(chosen),
+          rejected_model: modelOf(rejected),
+          chosen_origin: 'model',
+          rejected_origin: 'model',
+          guidelines_version: null,
+        },
       });
     }
     expect(expected).toHaveLength(6);
@@ -105,7 +129,7 @@ describe('the export-project job, run by the worker', () => {
     expect(lines).toHaveLength(6);
     const rows = lines.map((l) => JSON.parse(l) as TTrlPreferenceRow);
     for (const [i, r] of rows.entries()) {
-      expect(Object.keys(r).sort()).toEqual(['chosen', 'prompt', 'rejected']);
+      expect(Object.keys(r).sort()).toEqual(['chosen', 'metadata', 'prompt', 'rejected']);
       expect(r.prompt).toEqual([{ role: 'user', content: expect.stringMatching(/^prompt job \d$/) }]);
       expect(r).toEqual(expected[i]);
       // Both answers belong to the prompt of their line.

@@ -187,8 +187,8 @@ describe('importing comparisons', () => {
       ['malformed JSON', '{"prompt": "p", "responses": [', /^line 2: malformed JSON \(.+\)$/],
       ['an unknown role', JSON.stringify({ prompt: [{ role: 'narrator', content: 'Once' }], responses: [{ content: 'a' }, { content: 'b' }] }), /^line 2: prompt\[0\]\.role: Invalid option: expected one of .*"user"/],
       ['an empty response', JSON.stringify({ prompt: 'p', responses: [{ content: 'a' }, { content: '' }] }), /^line 2: responses\[1\]\.content: must not be empty$/],
-      ['one response', JSON.stringify({ prompt: 'p', responses: [{ content: 'a' }] }), /^line 2: responses: a comparison needs two responses$/],
-      ['three responses', JSON.stringify({ prompt: 'p', responses: [{ content: 'a' }, { content: 'b' }, { content: 'c' }] }), /^line 2: responses: comparisons of more than two responses are not supported yet$/],
+      ['one response', JSON.stringify({ prompt: 'p', responses: [{ content: 'a' }] }), /^line 2: responses: a comparison needs at least two responses$/],
+      ['nine responses', JSON.stringify({ prompt: 'p', responses: Array.from({ length: 9 }, (_, i) => ({ content: `r${i}` })) }), /^line 2: responses: a comparison holds at most 8 responses$/],
       ['a JSON value that is not an object', '[1, 2]', /^line 2: Invalid input: expected object, received array$/],
     ])('%s', async (_name, bad, message) => {
       const project = await makeProject(db.current.handle);
@@ -250,6 +250,24 @@ describe('importing comparisons', () => {
       expect(error.message).toBe('line 3: id "dup" already exists in this project with different content');
       expect(await counts(project.id)).toEqual({ comparisons: 0, prompts: 0, responses: 0, links: 0 });
     });
+  });
+
+  it('stores comparisons of three to eight responses, each linked at its position', async () => {
+    const project = await makeProject(db.current.handle);
+    const rows = [3, 8].map((n) => ({
+      id: `rank-${n}`,
+      prompt: `rank ${n}`,
+      responses: Array.from({ length: n }, (_, i) => ({ content: `answer ${i} of ${n}`, model: `m${i}` })),
+    }));
+    expect(await runImport(project, jsonl(rows))).toEqual({ lines: 2, imported: 2, duplicates: 0 });
+    expect(await counts(project.id)).toEqual({ comparisons: 2, prompts: 2, responses: 11, links: 11 });
+    const [three, eight] = await stored(project.id);
+    for (const [comparison, n] of [[three, 3], [eight, 8]] as const) {
+      expect(comparison?.externalId).toBe(`rank-${n}`);
+      expect(comparison?.responses).toEqual(
+        Array.from({ length: n }, (_, i) => ({ position: i, model: `m${i}`, origin: 'model', messages: [{ role: 'assistant', content: `answer ${i} of ${n}` }] })),
+      );
+    }
   });
 
   it('imports gzip the same as plain text, recognising it by its bytes', async () => {

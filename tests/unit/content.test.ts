@@ -127,6 +127,12 @@ describe('parseNativeLine', () => {
     expect(parsed.promptHash).toBe(contentHash([{ role: 'user', content: 'Why?' }]));
   });
 
+  it.each([3, 8])('accepts %i responses (ranked), keeping their order', (n) => {
+    const responses = Array.from({ length: n }, (_, i) => ({ content: `answer ${i}`, model: `m${i}` }));
+    const parsed = parseNativeLine(line({ prompt: 'Rank us', responses }), 1, 1_000_000);
+    expect(parsed.data.responses).toEqual(responses.map((r) => ({ content: [{ role: 'assistant', content: r.content }], model: r.model })));
+  });
+
   it('hashes content only: key order, id and metadata do not change the hashes', () => {
     const a = parseNativeLine(line({ id: 'a', prompt: 'Why?', responses: twoResponses }), 1, 1_000_000);
     const b = parseNativeLine('{"responses":[{"model":"m1","content":"yes"},{"model":"m2","content":"no"}],"metadata":{"x":1},"prompt":"Why?","id":"b"}', 2, 1_000_000);
@@ -156,8 +162,8 @@ describe('parseNativeLine', () => {
     ['a non-string content', { prompt: 'p', responses: [{ content: 'a' }, { content: 5 }] }, 'line 5: responses[1].content: must be a string or a list of messages'],
     ['a blank message inside a response', { prompt: 'p', responses: [{ content: 'a' }, { content: [{ role: 'assistant', content: '' }] }] }, 'line 5: responses[1].content[0].content: content must not be empty'],
     ['a missing prompt', { responses: twoResponses }, 'line 5: prompt: must be a string or a list of messages'],
-    ['one response', { prompt: 'p', responses: [{ content: 'a' }] }, 'line 5: responses: a comparison needs two responses'],
-    ['three responses', { prompt: 'p', responses: [{ content: 'a' }, { content: 'b' }, { content: 'c' }] }, 'line 5: responses: comparisons of more than two responses are not supported yet'],
+    ['one response', { prompt: 'p', responses: [{ content: 'a' }] }, 'line 5: responses: a comparison needs at least two responses'],
+    ['nine responses', { prompt: 'p', responses: Array.from({ length: 9 }, (_, i) => ({ content: `r${i}` })) }, 'line 5: responses: a comparison holds at most 8 responses'],
     ['an empty id', { id: '', prompt: 'p', responses: twoResponses }, 'line 5: id: must not be empty'],
   ])('names the path and reason for %s', (_name, value, message) => {
     expect(parseError(line(value), 5).message).toBe(message);

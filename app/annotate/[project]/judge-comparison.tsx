@@ -60,9 +60,10 @@ export function JudgeComparison({
   // The response an edit would rewrite: the chosen one, or the single best of a ranking.
   const best = isPair ? chosen : groups[0]?.length === 1 && isComplete(groups, count) ? groups[0][0]! : null;
   const original = best === null ? '' : finalAnswer(item.responses[best]!.messages);
-  const editChanged = editText !== null && editText !== original && editText.trim() !== '';
+  const editChanged = editText !== null && editText.trim() !== original.trim() && editText.trim() !== '';
   const verdictDone = isPair ? chosen !== null && strength !== null : isComplete(groups, count) && (!rules.rankingStrength || fitStrengths(rankStrengths, groups).every((s) => s !== null));
-  const canSubmit = verdictDone && (rules.editMode !== 'required' || editChanged);
+  // A tie at the top leaves nothing single to rewrite: then even a required edit is not asked for.
+  const canSubmit = verdictDone && (rules.editMode !== 'required' || editChanged || best === null);
 
   const updateGroups = useCallback((next: TGroups) => {
     setGroups(next);

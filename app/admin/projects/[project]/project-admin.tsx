@@ -4,6 +4,9 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useRef, useState } from 'react';
 import { useTRPC } from '@/app/_trpc/client';
+import { LiveModels } from './live-models';
+import { GuidelinesEditor } from './guidelines-editor';
+import { SettingsPanel } from './settings-panel';
 
 export function ProjectAdmin({ project }: { project: string }) {
   const trpc = useTRPC();
@@ -40,6 +43,13 @@ export function ProjectAdmin({ project }: { project: string }) {
         </div>
       </div>
 
+      <SettingsPanel
+        key={`${p.judgmentsRequired}-${p.leaseSeconds}-${p.editMode}-${p.allowTies}-${p.rankingStrength}-${p.live}`}
+        project={project}
+        initial={{ judgmentsRequired: p.judgmentsRequired, leaseSeconds: p.leaseSeconds, editMode: p.editMode, allowTies: p.allowTies, rankingStrength: p.rankingStrength, live: p.live }}
+      />
+      <GuidelinesEditor project={project} />
+      <LiveModels project={project} />
       <ImportPanel project={project} />
       <ExportPanel project={project} />
 

@@ -1,0 +1,174 @@
+import type { TMessage, TSampling } from '@/db/schema';
+import { readSseEvents } from './sse';
+
+/** What it takes to call one OpenAI-compatible chat completions endpoint. */
+export interface TChatEndpoint {
+  baseUrl: string;
+  apiModel: string;
+  /** Name of the environment variable holding the API key; the key itself is never stored. */
+  apiKeyEnv?: string | null;
+  sampling: TSampling;
+}
+
+/**
+ * A model endpoint failed. The message is meant for the annotator: it never holds the key and
+ * says what happened in plain words. `retryable` marks failures a second try may fix.
+ */
+export class ModelEndpointError extends Error {
+  readonly retryable: boolean;
+  readonly status?: number;
+
+  constructor(message: string, options: { retryable: boolean; status?: number; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.name = 'ModelEndpointError';
+    this.retryable = options.retryable;
+    this.status = options.status;
+  }
+}
+
+export function chatCompletionsUrl(baseUrl: string): string {
+  return `${baseUrl.replace(/\/+$/, '')}/chat/completions`;
+}
+
+export function formatDuration(ms: number): string {
+  return ms >= 1000 ? `${Number((ms / 1000).toFixed(1))} s` : `${ms} ms`;
+}
+
+/** 408, 429 and 5xx are transient on every server we know; 4xx otherwise is a setup problem. */
+function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+function toWireMessage(m: TMessage) {
+  const out: Record<string, unknown> = { role: m.role, content: m.content };
+  if (m.name !== undefined) out.name = m.name;
+  if (m.tool_calls?.length) out.tool_calls = m.tool_calls;
+  if (m.tool_call_id !== undefined) out.tool_call_id = m.tool_call_id;
+  return out;
+}
+
+function samplingFields(sampling: TSampling) {
+  const out: TSampling = {};
+  if (sampling.temperature !== undefined) out.temperature = sampling.temperature;
+  if (sampling.top_p !== undefined) out.top_p = sampling.top_p;
+  if (sampling.max_tokens !== undefined) out.max_tokens = sampling.max_tokens;
+  return out;
+}
+
+function redactKey(text: string, key: string | undefined): string {
+  return key ? text.split(key).join('[redacted]') : text;
+}
+
+/** The error text of a failed response, in the shapes OpenAI, vLLM, TGI and Ollama use. */
+async function readErrorMessage(response: Response): Promise<string> {
+  const text = (await response.text().catch(() => '')).slice(0, 4000);
+  try {
+    const json = JSON.parse(text) as { error?: unknown; message?: unknown; detail?: unknown };
+    const error = json.error as { message?: unknown } | string | undefined;
+    const message = typeof error === 'string' ? error : (error?.message ?? json.message ?? json.detail);
+    if (typeof message === 'string' && message.trim()) return message.trim().slice(0, 500);
+  } catch {
+    // not JSON: use the text
+  }
+  return text.trim().slice(0, 500) || response.statusText || 'no error message';
+}
+
+function networkReason(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } } | null)?.cause;
+  return cause?.code ?? cause?.message ?? (error as Error)?.message ?? 'unknown error';
+}
+
+/**
+ * Streams one chat completion: POST {baseUrl}/chat/completions with `stream: true`, yielding
+ * content deltas as they arrive. `timeoutMs` bounds the wait for the first byte and every gap
+ * between chunks (a model that stalls mid-answer is as stuck as one that never starts).
+ * Aborting `signal` (the browser went away) stops the request and throws its reason.
+ */
+export async function* streamChatCompletion(
+  endpoint: TChatEndpoint,
+  messages: TMessage[],
+  options: { timeoutMs: number; signal?: AbortSignal },
+): AsyncGenerator<string> {
+  const key = endpoint.apiKeyEnv ? process.env[endpoint.apiKeyEnv] : undefined;
+  if (endpoint.apiKeyEnv && !key) {
+    throw new ModelEndpointError('The model endpoint’s API key is not configured on the server. Ask an admin.', { retryable: false });
+  }
+  options.signal?.throwIfAborted();
+
+  const controller = new AbortController();
+  let timedOut: 'first' | 'idle' | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = (phase: 'first' | 'idle') => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      timedOut = phase;
+      controller.abort();
+    }, options.timeoutMs);
+  };
+  const onAbort = () => controller.abort(options.signal?.reason);
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const translate = (error: unknown): unknown => {
+    if (error instanceof ModelEndpointError) return error;
+    if (timedOut === 'first') return new ModelEndpointError(`The model did not answer within ${formatDuration(options.timeoutMs)}.`, { retryable: true, cause: error });
+    if (timedOut === 'idle') return new ModelEndpointError(`The model stopped answering: nothing came for ${formatDuration(options.timeoutMs)}.`, { retryable: true, cause: error });
+    if (options.signal?.aborted) return options.signal.reason ?? error;
+    return new ModelEndpointError(`Could not reach the model endpoint (${networkReason(error)}).`, { retryable: true, cause: error });
+  };
+
+  arm('first');
+  try {
+    const response = await fetch(chatCompletionsUrl(endpoint.baseUrl), {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+      },
+      body: JSON.stringify({ model: endpoint.apiModel, messages: messages.map(toWireMessage), stream: true, ...samplingFields(endpoint.sampling) }),
+      signal: controller.signal,
+    });
+    if (!response.ok) {
+      const message = redactKey(await readErrorMessage(response), key);
+      throw new ModelEndpointError(`The model endpoint answered ${response.status}: ${message}`, { retryable: isRetryableStatus(response.status), status: response.status });
+    }
+    if (!response.body) throw new ModelEndpointError('The model endpoint sent an empty response.', { retryable: true });
+
+    // A server that ignores `stream: true` answers with one JSON completion: take it whole.
+    if (!(response.headers.get('content-type') ?? '').includes('text/event-stream')) {
+      const json = (await response.json().catch(() => null)) as { choices?: { message?: { content?: unknown } }[] } | null;
+      const content = json?.choices?.[0]?.message?.content;
+      if (typeof content !== 'string') throw new ModelEndpointError('The model endpoint sent an answer in an unknown format.', { retryable: true });
+      if (content) yield content;
+      return;
+    }
+
+    let complete = false;
+    for await (const event of readSseEvents(response.body, () => arm('idle'))) {
+      if (event.data === '[DONE]') {
+        complete = true;
+        break;
+      }
+      let chunk: { error?: { message?: string } | string; choices?: { delta?: { content?: unknown }; finish_reason?: unknown }[] };
+      try {
+        chunk = JSON.parse(event.data);
+      } catch {
+        throw new ModelEndpointError('The model endpoint sent a stream chunk that is not JSON.', { retryable: true });
+      }
+      if (chunk.error) {
+        const message = typeof chunk.error === 'string' ? chunk.error : (chunk.error.message ?? 'unknown error');
+        throw new ModelEndpointError(`The model endpoint failed while answering: ${redactKey(message, key)}`, { retryable: true });
+      }
+      const choice = chunk.choices?.[0];
+      const content = choice?.delta?.content;
+      if (typeof content === 'string' && content) yield content;
+      if (choice?.finish_reason) complete = true;
+    }
+    if (!complete) throw new ModelEndpointError('The model endpoint closed the stream before the answer was complete.', { retryable: true });
+  } catch (error) {
+    throw translate(error);
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+}
