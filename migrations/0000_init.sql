@@ -3,6 +3,7 @@ CREATE TYPE "public"."edit_mode" AS ENUM('off', 'optional', 'required');--> stat
 CREATE TYPE "public"."response_origin" AS ENUM('model', 'human', 'edit');--> statement-breakpoint
 CREATE TYPE "public"."assignment_status" AS ENUM('active', 'submitted', 'skipped');--> statement-breakpoint
 CREATE TYPE "public"."preference_strength" AS ENUM('significantly_better', 'better', 'slightly_better', 'marginally_better');--> statement-breakpoint
+CREATE TYPE "public"."review_decision" AS ENUM('accept', 'reject', 'correct');--> statement-breakpoint
 CREATE TYPE "public"."export_format" AS ENUM('trl');--> statement-breakpoint
 CREATE TYPE "public"."export_status" AS ENUM('queued', 'running', 'succeeded', 'failed');--> statement-breakpoint
 CREATE TYPE "public"."model_kind" AS ENUM('policy', 'reward');--> statement-breakpoint
@@ -51,9 +52,15 @@ CREATE TABLE "projects" (
 	"allow_ties" boolean DEFAULT false NOT NULL,
 	"ranking_strength" boolean DEFAULT false NOT NULL,
 	"live" boolean DEFAULT false NOT NULL,
+	"gold_rate" real DEFAULT 0.1 NOT NULL,
+	"gold_threshold" real DEFAULT 0.7 NOT NULL,
+	"gold_min_items" integer DEFAULT 5 NOT NULL,
+	"pause_below_gold" boolean DEFAULT false NOT NULL,
+	"review_sample_rate" real DEFAULT 0.05 NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "projects_judgments_required_positive" CHECK ("projects"."judgments_required" >= 1),
-	CONSTRAINT "projects_lease_seconds_positive" CHECK ("projects"."lease_seconds" >= 10)
+	CONSTRAINT "projects_lease_seconds_positive" CHECK ("projects"."lease_seconds" >= 10),
+	CONSTRAINT "projects_rates_are_shares" CHECK ("projects"."gold_rate" between 0 and 1 and "projects"."gold_threshold" between 0 and 1 and "projects"."review_sample_rate" between 0 and 1)
 );
 --> statement-breakpoint
 CREATE TABLE "comparison_responses" (
@@ -72,6 +79,8 @@ CREATE TABLE "comparisons" (
 	"judgments_required" integer NOT NULL,
 	"judgment_count" integer DEFAULT 0 NOT NULL,
 	"metadata" jsonb DEFAULT '{}'::jsonb NOT NULL,
+	"gold_choice" integer,
+	"gold_min_strength" "preference_strength",
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "comparisons_judgments_required_positive" CHECK ("comparisons"."judgments_required" >= 1)
 );
@@ -82,6 +91,7 @@ CREATE TABLE "prompts" (
 	"messages" jsonb NOT NULL,
 	"metadata" jsonb DEFAULT '{}'::jsonb NOT NULL,
 	"content_hash" text NOT NULL,
+	"token_count" integer,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
@@ -94,6 +104,7 @@ CREATE TABLE "responses" (
 	"parent_response_id" bigint,
 	"author_id" bigint,
 	"sampling" jsonb,
+	"token_count" integer,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
@@ -136,6 +147,18 @@ CREATE TABLE "judgments" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "judgments_time_spent_nonnegative" CHECK ("judgments"."time_spent_ms" >= 0),
 	CONSTRAINT "judgments_chosen_differs" CHECK ("judgments"."chosen_response_id" <> "judgments"."rejected_response_id")
+);
+--> statement-breakpoint
+CREATE TABLE "reviews" (
+	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "reviews_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
+	"judgment_id" bigint NOT NULL,
+	"project_id" bigint NOT NULL,
+	"reviewer_id" bigint NOT NULL,
+	"decision" "review_decision" NOT NULL,
+	"corrected_choice" integer,
+	"corrected_strength" "preference_strength",
+	"note" text,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "exports" (
@@ -206,6 +229,9 @@ ALTER TABLE "judgments" ADD CONSTRAINT "judgments_annotator_id_users_id_fk" FORE
 ALTER TABLE "judgments" ADD CONSTRAINT "judgments_chosen_response_id_responses_id_fk" FOREIGN KEY ("chosen_response_id") REFERENCES "public"."responses"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "judgments" ADD CONSTRAINT "judgments_rejected_response_id_responses_id_fk" FOREIGN KEY ("rejected_response_id") REFERENCES "public"."responses"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "judgments" ADD CONSTRAINT "judgments_edited_response_id_responses_id_fk" FOREIGN KEY ("edited_response_id") REFERENCES "public"."responses"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "reviews" ADD CONSTRAINT "reviews_judgment_id_judgments_id_fk" FOREIGN KEY ("judgment_id") REFERENCES "public"."judgments"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "reviews" ADD CONSTRAINT "reviews_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "reviews" ADD CONSTRAINT "reviews_reviewer_id_users_id_fk" FOREIGN KEY ("reviewer_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "exports" ADD CONSTRAINT "exports_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "exports" ADD CONSTRAINT "exports_requested_by_users_id_fk" FOREIGN KEY ("requested_by") REFERENCES "public"."users"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "project_models" ADD CONSTRAINT "project_models_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -219,6 +245,7 @@ CREATE UNIQUE INDEX "project_guidelines_version_key" ON "project_guidelines" USI
 CREATE INDEX "project_members_user_idx" ON "project_members" USING btree ("user_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "projects_slug_key" ON "projects" USING btree ("slug");--> statement-breakpoint
 CREATE INDEX "comparison_responses_response_idx" ON "comparison_responses" USING btree ("response_id");--> statement-breakpoint
+CREATE INDEX "comparisons_gold_idx" ON "comparisons" USING btree ("project_id") WHERE "comparisons"."gold_choice" is not null;--> statement-breakpoint
 CREATE UNIQUE INDEX "comparisons_project_external_id_key" ON "comparisons" USING btree ("project_id","external_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "comparisons_project_hash_key" ON "comparisons" USING btree ("project_id","content_hash");--> statement-breakpoint
 CREATE INDEX "comparisons_open_queue_idx" ON "comparisons" USING btree ("project_id","id") WHERE "comparisons"."judgment_count" < "comparisons"."judgments_required";--> statement-breakpoint
@@ -230,6 +257,8 @@ CREATE UNIQUE INDEX "judgments_annotator_submission_key" ON "judgments" USING bt
 CREATE UNIQUE INDEX "judgments_comparison_annotator_key" ON "judgments" USING btree ("comparison_id","annotator_id");--> statement-breakpoint
 CREATE INDEX "judgments_project_idx" ON "judgments" USING btree ("project_id","id");--> statement-breakpoint
 CREATE INDEX "judgments_annotator_created_idx" ON "judgments" USING btree ("annotator_id","created_at");--> statement-breakpoint
+CREATE UNIQUE INDEX "reviews_judgment_key" ON "reviews" USING btree ("judgment_id");--> statement-breakpoint
+CREATE INDEX "reviews_project_idx" ON "reviews" USING btree ("project_id","created_at");--> statement-breakpoint
 CREATE INDEX "exports_project_created_idx" ON "exports" USING btree ("project_id","created_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "models_name_key" ON "models" USING btree ("name");--> statement-breakpoint
 CREATE INDEX "live_turns_annotator_idx" ON "live_turns" USING btree ("annotator_id","created_at");--> statement-breakpoint

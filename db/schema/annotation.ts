@@ -3,20 +3,14 @@ import { sql } from 'drizzle-orm';
 import { comparisons, responses } from './content';
 import { users } from './users';
 import { projects } from './projects';
+import { preferenceStrength } from './enums';
 
 export const assignmentStatus = pgEnum('assignment_status', ['active', 'submitted', 'skipped']);
 
 /** What an annotator may flag on a judgment; carried into exports as metadata. */
-export const judgmentFlags = ['unsafe', 'personal_data', 'both_bad', 'prompt_unclear'] as const;
-export type TJudgmentFlag = (typeof judgmentFlags)[number];
+export { judgmentFlags, type TJudgmentFlag } from './constants';
 
-/** Llama 3's four preference levels, strongest first. */
-export const preferenceStrength = pgEnum('preference_strength', [
-  'significantly_better',
-  'better',
-  'slightly_better',
-  'marginally_better',
-]);
+export { preferenceStrength } from './enums';
 
 /**
  * A lease of one comparison to one annotator. One row per (comparison, annotator), ever:
@@ -109,4 +103,33 @@ export const judgmentRanks = pgTable(
     rank: integer().notNull(),
   },
   (t) => [primaryKey({ columns: [t.judgmentId, t.responseId] }), check('judgment_ranks_rank_positive', sql`${t.rank} >= 1`)],
+);
+
+export const reviewDecision = pgEnum('review_decision', ['accept', 'reject', 'correct']);
+
+/**
+ * A reviewer's decision on a judgment. The judgment itself is never changed: a correction
+ * (the choice and strength the reviewer would give, in canonical positions) lives here beside it.
+ */
+export const reviews = pgTable(
+  'reviews',
+  {
+    id: bigint({ mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    judgmentId: bigint({ mode: 'number' })
+      .notNull()
+      .references(() => judgments.id, { onDelete: 'cascade' }),
+    projectId: bigint({ mode: 'number' })
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    reviewerId: bigint({ mode: 'number' })
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    decision: reviewDecision().notNull(),
+    /** Corrections: canonical position (0 = first response) of the better response. */
+    correctedChoice: integer(),
+    correctedStrength: preferenceStrength(),
+    note: text(),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('reviews_judgment_key').on(t.judgmentId), index('reviews_project_idx').on(t.projectId, t.createdAt)],
 );

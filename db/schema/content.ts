@@ -2,9 +2,10 @@ import { bigint, check, index, integer, jsonb, pgEnum, pgTable, primaryKey, text
 import { sql } from 'drizzle-orm';
 import { projects } from './projects';
 import { users } from './users';
+import { preferenceStrength } from './enums';
 
-export const messageRoles = ['system', 'user', 'assistant', 'tool', 'ipython'] as const;
-export type TMessageRole = (typeof messageRoles)[number];
+import type { TMessageRole } from './constants';
+export { messageRoles, type TMessageRole } from './constants';
 
 /** One chat message, in the OpenAI chat shape that Llama 3's roles (tool, ipython) extend. */
 export interface TMessage {
@@ -29,6 +30,8 @@ export const prompts = pgTable(
     metadata: jsonb().$type<Record<string, unknown>>().notNull().default({}),
     /** sha256 of the canonical messages: one row per distinct context in a project. */
     contentHash: text().notNull(),
+    /** Tokens in the messages, filled in by the token-stats job (null until counted). */
+    tokenCount: integer(),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [uniqueIndex('prompts_project_hash_key').on(t.projectId, t.contentHash)],
@@ -48,6 +51,7 @@ export const responses = pgTable(
     parentResponseId: bigint({ mode: 'number' }),
     authorId: bigint({ mode: 'number' }).references(() => users.id, { onDelete: 'set null' }),
     sampling: jsonb().$type<Record<string, unknown>>(),
+    tokenCount: integer(),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('responses_prompt_idx').on(t.promptId)],
@@ -71,9 +75,14 @@ export const comparisons = pgTable(
     /** Submitted judgments, kept in step by submitJudgment so the queue needs no count. */
     judgmentCount: integer().notNull().default(0),
     metadata: jsonb().$type<Record<string, unknown>>().notNull().default({}),
+    /** Gold items: the canonical position (0 = first response) of the expected choice. */
+    goldChoice: integer(),
+    /** Gold items: the weakest strength still counted correct (null: any strength). */
+    goldMinStrength: preferenceStrength(),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
+    index('comparisons_gold_idx').on(t.projectId).where(sql`${t.goldChoice} is not null`),
     uniqueIndex('comparisons_project_external_id_key').on(t.projectId, t.externalId),
     uniqueIndex('comparisons_project_hash_key').on(t.projectId, t.contentHash),
     // The annotation queue scans only comparisons that still need judgments, in import order.

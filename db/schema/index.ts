@@ -5,3 +5,4 @@ export * from './annotation';
 export * from './exports';
 export * from './models';
 export * from './live';
+export * from './enums';

@@ -1,4 +1,4 @@
-import { bigint, boolean, check, index, integer, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, boolean, check, index, integer, pgEnum, pgTable, primaryKey, real, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import { userRole, users } from './users';
 
@@ -23,12 +23,22 @@ export const projects = pgTable(
     rankingStrength: boolean().notNull().default(false),
     /** Live projects: annotators write prompts and registered models answer them. */
     live: boolean().notNull().default(false),
+    /** Share of leases that are gold items, while the annotator has unseen gold items. */
+    goldRate: real().notNull().default(0.1),
+    /** Gold accuracy under which an annotator is flagged (once they have goldMinItems answers). */
+    goldThreshold: real().notNull().default(0.7),
+    goldMinItems: integer().notNull().default(5),
+    /** Flagged annotators get no new comparisons until an admin lowers the bar or they improve. */
+    pauseBelowGold: boolean().notNull().default(false),
+    /** Share of judgments sampled into the review queue (besides flagged and conflicting ones). */
+    reviewSampleRate: real().notNull().default(0.05),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
     uniqueIndex('projects_slug_key').on(t.slug),
     check('projects_judgments_required_positive', sql`${t.judgmentsRequired} >= 1`),
     check('projects_lease_seconds_positive', sql`${t.leaseSeconds} >= 10`),
+    check('projects_rates_are_shares', sql`${t.goldRate} between 0 and 1 and ${t.goldThreshold} between 0 and 1 and ${t.reviewSampleRate} between 0 and 1`),
   ],
 );
 

@@ -4,6 +4,7 @@
  */
 const benches: Record<string, () => Promise<void>> = {
   queue: async () => (await import('./queue')).run(),
+  annotate: async () => (await import('./annotate')).run(),
 };
 
 const benchName = process.argv[2];

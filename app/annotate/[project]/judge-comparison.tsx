@@ -2,7 +2,8 @@
 
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { Conversation, MessageBody } from '@/app/_components/messages';
-import { judgmentFlags, type TJudgmentFlag, type TMessage } from '@/db/schema';
+import { judgmentFlags, type TJudgmentFlag } from '@/db/schema/constants';
+import type { TMessage } from '@/db/schema';
 import type { TLeasedComparison } from '@/server/annotation/lease';
 import { strengthLabels, strengths, type TStrength } from '@/server/annotation/strengths';
 import { EditPanel } from './edit-panel';
