@@ -1,7 +1,10 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/browser';
-import { appUrl, artifact, demoAccounts, exportLines, projectWith, signIn, type TAccount } from '../helpers/e2e-app';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { appUrl, artifact, cli, demoAccounts, exportLines, projectWith, signIn, type TAccount } from '../helpers/e2e-app';
 
 interface TLine {
   prompt: { role: string; content: string }[];
@@ -136,5 +139,60 @@ describe('the Llama 3 annotation protocol in the browser', () => {
     expect(line!.prompt).toHaveLength(4);
     expect(line!.chosen).toHaveLength(3);
     expect(line!.chosen[0]!.tool_calls).toEqual(toolTurn[0]!.tool_calls);
+  });
+
+  it('shows unread guidelines before the first comparison, then in a side panel; judgments record the version', async () => {
+    await projectWith('proto-guide', [], [
+      { id: 'g1', prompt: 'Say hi.', responses: [{ content: 'Hi!', model: 'm1' }, { content: 'Hello there!', model: 'm2' }] },
+    ]);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pw-guide-')), 'guidelines.md');
+    fs.writeFileSync(file, '# How to judge\n\nPrefer the **more helpful** answer. GUIDELINES-MARKER\n');
+    await cli(['guidelines', 'set', '--project', 'proto-guide', file]);
+
+    await page.goto(`${appUrl()}/annotate/proto-guide`);
+    const dialog = page.getByRole('dialog', { name: 'Guidelines' });
+    await dialog.waitFor();
+    expect(await dialog.getByText('GUIDELINES-MARKER').isVisible()).toBe(true);
+    await page.screenshot({ path: artifact('guidelines.png') });
+    await dialog.getByRole('button', { name: 'I have read the guidelines' }).click();
+    await dialog.waitFor({ state: 'detached' });
+
+    await page.getByRole('button', { name: 'Guidelines v1' }).click();
+    await page.getByRole('complementary').getByText('GUIDELINES-MARKER').waitFor();
+    await page.keyboard.press('b');
+    await page.keyboard.press('4');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'All done' }).waitFor();
+    const [line] = await exportLines<TLine & { metadata: { guidelines_version: number | null } }>('proto-guide');
+    expect(line!.metadata.guidelines_version).toBe(1);
+
+    // Read once: a reload does not ask again.
+    await page.reload();
+    await page.getByRole('heading', { name: 'All done' }).waitFor();
+    expect(await page.getByRole('dialog', { name: 'Guidelines' }).count()).toBe(0);
+  });
+
+  it('ranks with the mouse and drag-and-drop, including a tie where the project allows it', async () => {
+    await projectWith('proto-drag', ['--allow-ties'], [
+      { id: 'd1', prompt: 'Which is correct? 2 + 2 =', responses: [{ content: 'Four.', model: 'm1' }, { content: '4', model: 'm2' }, { content: 'Five.', model: 'm3' }] },
+    ]);
+    await page.goto(`${appUrl()}/annotate/proto-drag`);
+    await page.getByRole('region', { name: 'Response C' }).waitFor();
+    const sides = ['A', 'B', 'C'];
+    const texts = await Promise.all(sides.map(async (s) => (await regionText(page, s)).trim()));
+    const sideOf = (text: string) => sides[texts.indexOf(text)]!;
+    // Click "Rank next" in order: Four., Five., 4 — then drag "4" onto rank 1 to tie it with "Four.".
+    for (const text of ['Four.', 'Five.', '4']) {
+      await page.getByRole('region', { name: `Response ${sideOf(text)}` }).getByRole('button', { name: /Rank next/ }).click();
+    }
+    await page.getByTestId(`rank-chip-${sideOf('4')}`).dragTo(page.getByTestId('rank-1'));
+    await expect.poll(() => page.getByTestId('rank-1').innerText()).toMatch(/=/);
+    expect(await page.getByTestId('rank-3').count()).toBe(0);
+    await page.getByRole('button', { name: /^Submit/ }).click();
+    await page.getByRole('heading', { name: 'All done' }).waitFor();
+
+    const lines = await exportLines<TLine>('proto-drag');
+    const pairs = lines.map((l) => `${l.chosen[0]!.content} > ${l.rejected[0]!.content}`).sort();
+    expect(pairs).toEqual(['4 > Five.', 'Four. > Five.']);
   });
 });
