@@ -37,3 +37,40 @@ export function buildIsCurrent(root: string, fingerprint: string): boolean {
 export async function recordBuild(root: string, fingerprint: string): Promise<void> {
   await fs.writeFile(stampFile(root), fingerprint);
 }
+
+/**
+ * One build at a time in this checkout: two launchers building into the same .next folder
+ * (two terminals, parallel test runs) would corrupt it. The lock is a directory holding the
+ * owner's pid; a lock whose owner is gone is taken over.
+ */
+export async function withBuildLock<T>(root: string, fn: () => Promise<T>, onWait: () => void = () => {}): Promise<T> {
+  const lock = path.join(root, '.next-build.lock');
+  let waited = false;
+  for (;;) {
+    try {
+      await fs.mkdir(lock);
+      await fs.writeFile(path.join(lock, 'pid'), String(process.pid));
+      break;
+    } catch {
+      const owner = Number(await fs.readFile(path.join(lock, 'pid'), 'utf8').catch(() => ''));
+      let alive = false;
+      try {
+        if (owner > 0) alive = (process.kill(owner, 0), true);
+      } catch {
+        alive = false;
+      }
+      if (!alive && owner > 0) {
+        await fs.rm(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (!waited) onWait();
+      waited = true;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await fs.rm(lock, { recursive: true, force: true });
+  }
+}

@@ -16,7 +16,7 @@ import { createDb } from '@/db/client';
 import { dataDir, env } from '../env';
 import { isEmptyInstallation, seedDemo, type TDemoAccount } from '../setup/seed-demo';
 import { loadSecrets, prepareDatabase, resolveDatabase } from '../setup/installation';
-import { buildIsCurrent, recordBuild, sourceFingerprint } from './build-fingerprint';
+import { buildIsCurrent, recordBuild, sourceFingerprint, withBuildLock } from './build-fingerprint';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(import.meta.url);
@@ -131,19 +131,26 @@ async function main() {
 
   if (!dev) {
     const fingerprint = await sourceFingerprint(root);
-    if (!buildIsCurrent(root, fingerprint)) {
-      log('building the web app (first start, or the sources changed)…');
-      const build = run(process.execPath, [nextBin, 'build'], { ...childEnv, NODE_ENV: 'production' }, 'build');
-      children.push(build);
-      const code = await exited(build);
-      children.splice(children.indexOf(build), 1);
-      if (stopping) return;
-      if (code !== 0) {
-        children.length = 0;
-        throw new Error(`next build failed (exit code ${code})`);
-      }
-      await recordBuild(root, fingerprint);
-    }
+    await withBuildLock(
+      root,
+      async () => {
+        // Checked again under the lock: another launcher may have just built these sources.
+        if (buildIsCurrent(root, fingerprint)) return;
+        log('building the web app (first start, or the sources changed)…');
+        const build = run(process.execPath, [nextBin, 'build'], { ...childEnv, NODE_ENV: 'production' }, 'build');
+        children.push(build);
+        const code = await exited(build);
+        children.splice(children.indexOf(build), 1);
+        if (stopping) return;
+        if (code !== 0) {
+          children.length = 0;
+          throw new Error(`next build failed (exit code ${code})`);
+        }
+        await recordBuild(root, fingerprint);
+      },
+      () => log('waiting for another build of this checkout to finish…'),
+    );
+    if (stopping) return;
   }
 
   const web = dev
