@@ -38,7 +38,7 @@ function shuffled<T>(items: readonly T[]): T[] {
  */
 export async function leaseComparisons(
   db: TDb,
-  input: { projectId: number; annotatorId: number; leaseSeconds: number; want: number },
+  input: { projectId: number; annotatorId: number; leaseSeconds: number; want: number; goldRate?: number },
 ): Promise<TLeasedComparison[]> {
   // SKIP LOCKED can come back short while other annotators' transactions hold the rows we
   // would get: when open work remains, try again shortly rather than report "all done".
@@ -62,6 +62,7 @@ function openComparisons(projectId: number, annotatorId: number) {
     select c.id from comparisons c
     where c.project_id = ${projectId}
       and c.judgment_count < c.judgments_required
+      and c.gold_choice is null
       -- A live turn's comparison belongs to the annotator who wrote the prompt.
       and not exists (select 1 from live_turns t where t.comparison_id = c.id)
       and not exists (
@@ -76,7 +77,7 @@ function openComparisons(projectId: number, annotatorId: number) {
 
 async function leaseOnce(
   db: TDb,
-  input: { projectId: number; annotatorId: number; leaseSeconds: number; want: number },
+  input: { projectId: number; annotatorId: number; leaseSeconds: number; want: number; goldRate?: number },
 ): Promise<TLeasedComparison[]> {
   return db.transaction(async (tx) => {
     const held = await tx.execute<{ id: number }>(sql`
@@ -85,10 +86,12 @@ async function leaseOnce(
         and a.status = 'active' and a.expires_at > now()
       order by a.leased_at, a.id`);
     const assignmentIds = held.map((r) => Number(r.id));
+    // Gold items take the place of a new comparison at the project's rate, only among real work.
+    const gold = assignmentIds.length < input.want && Math.random() < (input.goldRate ?? 0) ? 1 : 0;
 
     const full: number[] = [];
-    for (let attempts = 0; assignmentIds.length < input.want && attempts < 5; attempts++) {
-      const need = input.want - assignmentIds.length;
+    for (let attempts = 0; assignmentIds.length < input.want - gold && attempts < 5; attempts++) {
+      const need = input.want - gold - assignmentIds.length;
       // Lock only as many rows as we need: every row we lock is one other annotators skip.
       const candidates = await tx.execute<{ id: number }>(sql`
         ${openComparisons(input.projectId, input.annotatorId)}
@@ -130,8 +133,34 @@ async function leaseOnce(
         if (leased) assignmentIds.push(Number(leased.id));
       }
     }
+    if (gold && assignmentIds.length > 0) {
+      const leased = await leaseGoldItem(tx, input);
+      if (leased !== null) assignmentIds.push(leased);
+    }
     return loadLeasedComparisons(tx, assignmentIds);
   });
+}
+
+/**
+ * One gold item this annotator has not seen, in random order (so annotators do not meet gold
+ * in the same sequence). Gold is judged by everyone: no capacity, so no row lock is needed.
+ */
+async function leaseGoldItem(tx: TDb, input: { projectId: number; annotatorId: number; leaseSeconds: number }): Promise<number | null> {
+  const [row] = await tx.execute<{ id: number; ids: number[] }>(sql`
+    select c.id, (select array_agg(response_id order by position) from comparison_responses where comparison_id = c.id) as ids
+    from comparisons c
+    where c.project_id = ${input.projectId} and c.gold_choice is not null
+      and not exists (select 1 from assignments mine where mine.comparison_id = c.id and mine.annotator_id = ${input.annotatorId})
+    order by random()
+    limit 1`);
+  if (!row) return null;
+  const shown = shuffled(row.ids.map(Number));
+  const [leased] = await tx.execute<{ id: number }>(sql`
+    insert into assignments (comparison_id, annotator_id, shown_response_ids, expires_at)
+    values (${Number(row.id)}, ${input.annotatorId}, ${`{${shown.join(',')}}`}::bigint[], now() + make_interval(secs => ${input.leaseSeconds}))
+    on conflict (comparison_id, annotator_id) do nothing
+    returning id`);
+  return leased ? Number(leased.id) : null;
 }
 
 /** Assignments as the judging UI shows them, in the order of `assignmentIds`. Also used by live generation. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ANY_MEMBER, requireProjectAccess } from '../auth/access';
 import { authedProcedure, router } from '../trpc';
+import { isPausedByGold } from '../quality/gold';
 import { leaseComparisons } from './lease';
 import { getGuidelinesForUser, markGuidelinesRead } from '../guidelines/guidelines';
 import { listRecentJudgments } from './history';
@@ -13,13 +14,15 @@ export const annotationRouter = router({
   /** The annotator's current comparison and the next one, leased. Empty when all is done. */
   lease: authedProcedure.input(ZLeaseInput).mutation(async ({ ctx, input }) => {
     const { project } = await requireProjectAccess(ctx.db.db, ctx.user, input.project, ANY_MEMBER);
+    if (await isPausedByGold(ctx.db.db, { projectId: project.id, annotatorId: ctx.user.id })) return { items: [], paused: true };
     const items = await leaseComparisons(ctx.db.db, {
       projectId: project.id,
       annotatorId: ctx.user.id,
       leaseSeconds: project.leaseSeconds,
       want: input.want,
+      goldRate: project.goldRate,
     });
-    return { items };
+    return { items, paused: false };
   }),
 
   submit: authedProcedure.input(ZSubmitJudgment).mutation(({ ctx, input }) => submitJudgment(ctx.db.db, { ...input, annotatorId: ctx.user.id })),

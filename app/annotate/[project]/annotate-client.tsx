@@ -17,6 +17,7 @@ export function AnnotateClient({ project, projectName, rules }: { project: strin
   const queryClient = useQueryClient();
   const [queue, setQueue] = useState<TLeasedComparison[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [paused, setPaused] = useState(false);
   const [panel, setPanel] = useState<'help' | 'guidelines' | 'history' | null>(null);
   // Submitted or skipped locally but maybe not yet on the server: never show these again.
   const done = useRef(new Set<number>());
@@ -29,7 +30,8 @@ export function AnnotateClient({ project, projectName, rules }: { project: strin
 
   const refill = useCallback(async () => {
     try {
-      const { items } = await lease.mutateAsync({ project, want: 2 });
+      const { items, paused: isPaused } = await lease.mutateAsync({ project, want: 2 });
+      setPaused(isPaused);
       setQueue((current) => {
         const fresh = items.filter((item) => !done.current.has(item.assignmentId));
         // Keep what is on screen in place; append what is new.
@@ -114,6 +116,11 @@ export function AnnotateClient({ project, projectName, rules }: { project: strin
     body =
       lease.isPending || submit.isPending || skip.isPending ? (
         <p className="text-slate-500">Loading the next comparison…</p>
+      ) : paused ? (
+        <section className="mt-16 text-center">
+          <h2 className="text-2xl font-semibold">Paused</h2>
+          <p className="mt-2 text-slate-600">Your answers on the check items of this project are below the bar, so new comparisons are paused. Please read the guidelines again and contact the project admin.</p>
+        </section>
       ) : (
         <section className="mt-16 text-center">
           <h2 className="text-2xl font-semibold">All done</h2>
