@@ -133,7 +133,7 @@ async function leaseOnce(
         if (leased) assignmentIds.push(Number(leased.id));
       }
     }
-    if (gold && assignmentIds.length > 0) {
+    if (gold && (assignmentIds.length > 0 || (await hasOpenWork(tx, input)))) {
       const leased = await leaseGoldItem(tx, input);
       if (leased !== null) assignmentIds.push(leased);
     }

@@ -46,6 +46,7 @@ export function parseNativeLine(text: string, line: number, maxMessageBytes: num
     throw lineError(line, where ? `${where}: ${issue.message}` : issue.message);
   }
   const data = result.data;
+  if (data.gold && data.responses.length !== 2) throw lineError(line, 'gold: only pairs can be gold items');
   const allMessages = [...data.prompt, ...data.responses.flatMap((r) => r.content)];
   for (const message of allMessages) {
     if (Buffer.byteLength(message.content) > maxMessageBytes) {
@@ -123,6 +124,8 @@ async function writeBatch(tx: TDb, projectId: number, judgmentsRequired: number,
         contentHash: item.comparisonHash,
         judgmentsRequired,
         metadata: item.data.metadata ?? {},
+        goldChoice: item.data.gold?.choice ?? null,
+        goldMinStrength: item.data.gold?.min_strength ?? null,
       })),
     )
     .onConflictDoNothing()

@@ -21,5 +21,12 @@ export const ZNativeComparisonLine = z.object({
     // Two are judged as a pair, three to eight are ranked; more would not fit on a screen.
     .max(MAX_RESPONSES, `a comparison holds at most ${MAX_RESPONSES} responses`),
   metadata: z.record(z.string(), z.unknown()).optional(),
+  /** A gold item: the canonical position (0 = first response) of the expected better response. */
+  gold: z
+    .object({
+      choice: z.number().int().min(0).max(1),
+      min_strength: z.enum(['significantly_better', 'better', 'slightly_better', 'marginally_better']).optional(),
+    })
+    .optional(),
 });
 export type TNativeComparisonLine = z.output<typeof ZNativeComparisonLine>;
