@@ -34,6 +34,8 @@ export interface TStatsOptions {
   leaderboardRounds?: number;
   round?: string;
   seed?: number;
+  /** Leave the leaderboard out (it has its own figure in the stats benchmark). */
+  leaderboard?: boolean;
 }
 
 async function timed<T>(timings: Record<string, number>, name: string, fn: () => Promise<T> | T): Promise<T> {
@@ -86,19 +88,27 @@ export async function getProjectStats(handle: TDbHandle, projectId: number, opti
         select strength, count(*)::int as n from judgments where project_id = ${projectId} and strength is not null group by strength`),
     ),
     timed(timings, 'agreementByWeek', () =>
-      // Pairs of judgments on the same comparison, dated by the later one: raw agreement on the choice.
+      // Per comparison: agreeing pairs of judgments on the choice, dated by the latest judgment.
       db.execute<{ week: string; raw: number; pairs: number }>(sql`
-        select to_char(date_trunc('week', greatest(x.created_at, y.created_at)), 'YYYY-MM-DD') as week,
-          avg(case when x.chosen_response_id = y.chosen_response_id then 1.0 else 0.0 end)::float8 as raw, count(*)::int as pairs
-        from judgments x join judgments y on y.comparison_id = x.comparison_id and y.annotator_id > x.annotator_id
-        where x.project_id = ${projectId} and x.chosen_response_id is not null and y.chosen_response_id is not null
+        select to_char(date_trunc('week', last), 'YYYY-MM-DD') as week, (sum(agree)::float8 / sum(total)) as raw, sum(total)::int as pairs
+        from (
+          select comparison_id, max(last) as last, sum(n * (n - 1) / 2) as agree, sum(n) * (sum(n) - 1) / 2 as total
+          from (
+            select comparison_id, chosen_response_id, count(*) as n, max(created_at) as last
+            from judgments where project_id = ${projectId} and chosen_response_id is not null
+            group by comparison_id, chosen_response_id
+          ) votes group by comparison_id having sum(n) >= 2
+        ) per_comparison
         group by 1 order by 1`),
     ),
     timed(timings, 'gold', () => goldAccuracyByAnnotator(db, projectId)),
     timed(timings, 'labels', () => loadPairLabels(handle.sql, projectId)),
   ]);
   const agreement = await timed(timings, 'agreement', () => agreementReport(labels, { rounds: options.agreementRounds, seed: options.seed }));
-  const board = await timed(timings, 'leaderboard', () => projectLeaderboard(handle, projectId, options));
+  const board =
+    options.leaderboard === false
+      ? { models: [], names: [], winRates: [], battles: [], rounds: 0 }
+      : await timed(timings, 'leaderboard', () => projectLeaderboard(handle, projectId, options));
   const emails = new Map(
     (await db.execute<{ id: string; email: string }>(sql`select id, email from users where id = any(${`{${gold.map((g) => g.annotatorId).join(',')}}`}::bigint[])`)).map((r) => [Number(r.id), r.email]),
   );
