@@ -26,7 +26,7 @@ export interface TAgreementReport {
  * is widened by sqrt(subset / all) (the m-out-of-n bootstrap): a full 1,000-round bootstrap of
  * a million labels would take minutes, and at that size the interval is narrow anyway.
  */
-export const BOOTSTRAP_MAX_LABELS = 50_000;
+export const BOOTSTRAP_MAX_LABELS = 25_000;
 
 /** Keeps only units with two or more labels: the others carry no agreement information. */
 function pairableOnly(data: TLabels): TLabels {
@@ -35,7 +35,10 @@ function pairableOnly(data: TLabels): TLabels {
   for (let i = 0; i < data.units.length; ) {
     let j = i;
     while (j < data.units.length && data.units[j] === data.units[i]) j++;
-    if (j - i >= 2) for (let k = i; k < j; k++) (keep[k] = 1), kept++;
+    if (j - i >= 2) {
+      for (let k = i; k < j; k++) keep[k] = 1;
+      kept += j - i;
+    }
     i = j;
   }
   const out = { units: new Int32Array(kept), coders: new Int32Array(kept), values: new Int8Array(kept) };
@@ -64,7 +67,10 @@ function subsampleUnits(data: TLabels, maxLabels: number, seed: number): { sampl
   for (let i = 0; i < data.units.length; i++) {
     const u = data.units[i]!;
     if (!chosen[u]) continue;
-    if (u !== last) (next++, (last = u));
+    if (u !== last) {
+      next++;
+      last = u;
+    }
     units.push(next);
     coders.push(data.coders[i]!);
     values.push(data.values[i]!);
@@ -114,4 +120,34 @@ export function agreementReport(labels: TProjectLabels, options: { rounds?: numb
     krippendorffAlpha: interval(data, sample, fraction, (d) => krippendorffAlpha(d, 'ordinal').alpha, rounds, seed),
     byStrength,
   };
+}
+
+/**
+ * Raw agreement on the choice per week: for each comparison with two or more labels, its
+ * agreeing pairs of labels over all pairs, dated by the week of its latest label.
+ */
+export function agreementByWeek(labels: TProjectLabels): { week: string; raw: number; pairs: number }[] {
+  const agree = new Map<number, number>();
+  const total = new Map<number, number>();
+  const { units, values, weeks } = labels;
+  for (let i = 0; i < units.length; ) {
+    let j = i;
+    let positive = 0;
+    let week = -Infinity;
+    while (j < units.length && units[j] === units[i]) {
+      if (values[j]! > 0) positive++;
+      if (weeks[j]! > week) week = weeks[j]!;
+      j++;
+    }
+    const n = j - i;
+    if (n >= 2) {
+      const negative = n - positive;
+      agree.set(week, (agree.get(week) ?? 0) + (positive * (positive - 1)) / 2 + (negative * (negative - 1)) / 2);
+      total.set(week, (total.get(week) ?? 0) + (n * (n - 1)) / 2);
+    }
+    i = j;
+  }
+  return [...total.keys()]
+    .sort((a, b) => a - b)
+    .map((week) => ({ week: new Date(week * 86_400_000).toISOString().slice(0, 10), raw: agree.get(week)! / total.get(week)!, pairs: total.get(week)! }));
 }

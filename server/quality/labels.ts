@@ -1,8 +1,10 @@
 import type postgres from 'postgres';
 import type { TLabels } from '../ml/agreement';
-import { copyIntRows, inlineInt } from './copy-ints';
+import { inlineInt, loadNumericColumns, orderBy } from './copy-ints';
 
 export interface TProjectLabels extends TLabels {
+  /** Day (since 1970-01-01) of the Monday of the week each row's judgment was made. */
+  weeks: Int32Array;
   /** Annotator user id of each coder index. */
   coderIds: number[];
   /** Comparison id of each unit index. */
@@ -10,36 +12,32 @@ export interface TProjectLabels extends TLabels {
 }
 
 /**
- * The project's pair judgments as agreement labels, streamed through COPY into typed arrays
+ * The project's pair judgments as agreement labels, streamed in large batches into typed arrays
  * (no per-row objects). The label is signed by the *canonical* position of the chosen response
  * (first response as imported: negative) and its size is the strength (4 = significantly
  * better … 1 = marginally better). These are the annotators' own labels: reviews do not change
  * them, because agreement measures the annotators. Rankings are not labels here.
  */
 export async function loadPairLabels(sql: postgres.Sql, projectId: number): Promise<TProjectLabels> {
-  const units: number[] = [];
-  const coders: number[] = [];
-  const values: number[] = [];
-  await copyIntRows(
+  const [comparison, annotator, label, week] = await loadNumericColumns(
     sql,
     `select j.comparison_id, j.annotator_id,
-       (case when cr.position = 0 then -1 else 1 end) * (5 - array_position(enum_range(null::preference_strength), j.strength))
+       (case when cr.position = 0 then -1 else 1 end)
+       * (case j.strength when 'significantly_better' then 4 when 'better' then 3 when 'slightly_better' then 2 else 1 end),
+       (extract(epoch from date_trunc('week', j.created_at)) / 86400)::int
      from judgments j
      join comparison_responses cr on cr.comparison_id = j.comparison_id and cr.response_id = j.chosen_response_id
-     where j.project_id = ${inlineInt(projectId)} and j.strength is not null and j.chosen_position is not null
-     order by j.comparison_id, j.annotator_id`,
-    3,
-    (row) => {
-      units.push(row[0]!);
-      coders.push(row[1]!);
-      values.push(row[2]!);
-    },
+     where j.project_id = ${inlineInt(projectId)} and j.strength is not null and j.chosen_position is not null`,
+    4,
   );
-  return toLabels(units, coders, values);
+  // Rows of one comparison must be contiguous, and the order of comparisons fixed.
+  const order = orderBy(comparison!);
+  const pick = (column: Float64Array) => Array.from(order, (i) => column[i]!);
+  return { ...toLabels(pick(comparison!), pick(annotator!), pick(label!)), weeks: Int32Array.from(order, (i) => week![i]!) };
 }
 
 /** Ids into dense unit and coder indexes. */
-function toLabels(unitIdsByRow: number[], coderIdsByRow: number[], valueList: number[]): TProjectLabels {
+function toLabels(unitIdsByRow: number[], coderIdsByRow: number[], valueList: number[]): Omit<TProjectLabels, 'weeks'> {
   const n = unitIdsByRow.length;
   const units = new Int32Array(n);
   const coders = new Int32Array(n);

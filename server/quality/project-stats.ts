@@ -3,7 +3,7 @@ import type { TDbHandle } from '@/db/client';
 import { leaderboard } from '../ml/bradley-terry';
 import type { TStrength } from '../annotation/strengths';
 import { getProjectCounts } from '../projects/projects';
-import { agreementReport, type TAgreementReport } from './agreement-report';
+import { agreementByWeek, agreementReport, type TAgreementReport } from './agreement-report';
 import { loadModelBattles } from './battles';
 import { goldAccuracyByAnnotator } from './gold';
 import { loadPairLabels } from './labels';
@@ -70,7 +70,7 @@ export async function projectLeaderboard(handle: TDbHandle, projectId: number, o
 export async function getProjectStats(handle: TDbHandle, projectId: number, options: TStatsOptions = {}): Promise<TProjectStats> {
   const { db } = handle;
   const timings: Record<string, number> = {};
-  const [counts, extra, perDay, strengthRows, weekly, gold, labels] = await Promise.all([
+  const [counts, extra, perDay, strengthRows, gold, labels] = await Promise.all([
     timed(timings, 'counts', () => getProjectCounts(db, projectId)),
     timed(timings, 'extra', () =>
       db.execute<{ skipped: number; gold_items: number }>(sql`
@@ -86,20 +86,6 @@ export async function getProjectStats(handle: TDbHandle, projectId: number, opti
     timed(timings, 'strengths', () =>
       db.execute<{ strength: TStrength; n: number }>(sql`
         select strength, count(*)::int as n from judgments where project_id = ${projectId} and strength is not null group by strength`),
-    ),
-    timed(timings, 'agreementByWeek', () =>
-      // Per comparison: agreeing pairs of judgments on the choice, dated by the latest judgment.
-      db.execute<{ week: string; raw: number; pairs: number }>(sql`
-        select to_char(date_trunc('week', last), 'YYYY-MM-DD') as week, (sum(agree)::float8 / sum(total)) as raw, sum(total)::int as pairs
-        from (
-          select comparison_id, max(last) as last, sum(n * (n - 1) / 2) as agree, sum(n) * (sum(n) - 1) / 2 as total
-          from (
-            select comparison_id, chosen_response_id, count(*) as n, max(created_at) as last
-            from judgments where project_id = ${projectId} and chosen_response_id is not null
-            group by comparison_id, chosen_response_id
-          ) votes group by comparison_id having sum(n) >= 2
-        ) per_comparison
-        group by 1 order by 1`),
     ),
     timed(timings, 'gold', () => goldAccuracyByAnnotator(db, projectId)),
     timed(timings, 'labels', () => loadPairLabels(handle.sql, projectId)),
@@ -119,7 +105,7 @@ export async function getProjectStats(handle: TDbHandle, projectId: number, opti
     perDay: [...perDay],
     strengths,
     agreement,
-    agreementByWeek: [...weekly],
+    agreementByWeek: agreementByWeek(labels),
     gold: { items: extra[0]?.gold_items ?? 0, annotators: gold.map((g) => ({ ...g, email: emails.get(g.annotatorId) ?? '' })) },
     leaderboard: board,
     timings,
