@@ -8,7 +8,13 @@ import { env } from './env';
 import { AppError } from './errors';
 import { countPreferencePairs, streamTrlPreferenceLines } from './exports/trl';
 import { saveGuidelines } from './guidelines/guidelines';
+import type { TStrength } from './annotation/strengths';
+import { formatStats } from './quality/format-stats';
+import { markGold } from './quality/gold';
+import { getProjectStats } from './quality/project-stats';
+import { resolveComparisonId } from './quality/comparison-ref';
 import { importComparisons } from './imports/import-comparisons';
+import { requestTokenCountAt } from './quality/token-counts';
 import { listModels, registerModel, resolveModelIds, setProjectModels } from './models/models';
 import { addMember, createProject, requireProjectBySlug } from './projects/projects';
 import { roles } from './users/schemas';
@@ -172,7 +178,7 @@ program
   .action(async (file: string, opts: { project: string }) => {
     const size = (await fs.stat(file).catch(() => null))?.size;
     if (size === undefined) throw new AppError('BAD_REQUEST', `cannot read ${file}`);
-    await withDatabase(async ({ db }) => {
+    await withDatabase(async ({ db }, url) => {
       const p = await requireProjectBySlug(db, opts.project);
       const bar = progressBar('import', 'bytes');
       bar.start(size, 0);
@@ -191,6 +197,7 @@ program
         bar.update(size);
         bar.stop();
         console.log(`imported ${result.imported} comparison(s) into ${p.slug}; ${result.duplicates} duplicate(s) skipped; ${result.lines} line(s) read`);
+        await requestTokenCountAt(url, p.id);
       } catch (error) {
         bar.stop();
         if (error instanceof AppError) throw new AppError(error.code, `${file}: ${error.message}; nothing was imported`);
@@ -216,6 +223,42 @@ program
       await pipeline(Readable.from(lines), createWriteStream(opts.out));
       bar.stop();
       console.log(rows === 0 ? `no judgments in ${p.slug} yet: wrote an empty file ${opts.out}` : `wrote ${rows} preference pair(s) to ${opts.out}`);
+    });
+  });
+
+program
+  .command('stats')
+  .description('a project’s figures: counts, agreement with 95% intervals, gold accuracy, model leaderboard')
+  .requiredOption('--project <slug>', 'project slug')
+  .option('--json', 'print one JSON object (for scripts)', false)
+  .option('--rounds <n>', 'bootstrap rounds for the leaderboard', positiveInt, 1000)
+  .option('--round <label>', 'only comparisons whose metadata.round is this label (leaderboard)')
+  .action(async (opts: { project: string; json: boolean; rounds: number; round?: string }) => {
+    await withDatabase(async (handle) => {
+      const p = await requireProjectBySlug(handle.db, opts.project);
+      const stats = await getProjectStats(handle, p.id, { leaderboardRounds: opts.rounds, round: opts.round });
+      if (opts.json) {
+        console.log(JSON.stringify({ project: p.slug, ...stats }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
+        return;
+      }
+      console.log(formatStats(p.slug, stats));
+    });
+  });
+
+const gold = program.command('gold').description('gold items (comparisons with a known answer)');
+gold
+  .command('set')
+  .description('mark a comparison as gold with its expected choice')
+  .requiredOption('--project <slug>', 'project slug')
+  .requiredOption('--comparison <id>', 'comparison: its id in the import file, or its numeric id with a leading #')
+  .addOption(new Option('--choice <which>', 'the better response, as imported').choices(['first', 'second']).makeOptionMandatory())
+  .addOption(new Option('--min-strength <s>', 'the weakest strength still counted correct').choices(['significantly_better', 'better', 'slightly_better', 'marginally_better']))
+  .action(async (opts: { project: string; comparison: string; choice: 'first' | 'second'; minStrength?: TStrength }) => {
+    await withDatabase(async ({ db }) => {
+      const p = await requireProjectBySlug(db, opts.project);
+      const comparisonId = await resolveComparisonId(db, p.id, opts.comparison);
+      await markGold(db, { projectId: p.id, comparisonId, choice: opts.choice === 'first' ? 0 : 1, minStrength: opts.minStrength ?? null });
+      console.log(`comparison ${opts.comparison} of ${p.slug} is gold: expected ${opts.choice}${opts.minStrength ? `, at least ${opts.minStrength}` : ''}`);
     });
   });
 

@@ -15,6 +15,13 @@ const ZEnv = z.object({
   /** Live generation: longest wait for a model's first byte, and between two chunks of its answer. */
   PAIRWISE_LIVE_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
   CHROMIUM_PATH: z.string().default('/usr/bin/chromium'),
+  /** Token statistics: a local folder with tokenizer.json and tokenizer_config.json, or a hub model id (needs remote models). */
+  PAIRWISE_TOKENIZER: z
+    .string()
+    .optional()
+    .transform((v) => v?.trim() || undefined),
+  /** Lets transformers.js download from the Hugging Face hub; off by default (offline machines). */
+  PAIRWISE_ALLOW_REMOTE_MODELS: z.enum(['0', '1', 'false', 'true']).default('0').transform((v) => v === '1' || v === 'true'),
 });
 export type TEnv = z.infer<typeof ZEnv>;
 

@@ -3,12 +3,20 @@ import { exportsRouter } from './exports/router';
 import { liveRouter } from './live/router';
 import { modelsRouter } from './models/router';
 import { projectsRouter } from './projects/router';
+import { dataStatsRouter } from './quality/data-stats-router';
+import { qualityRouter } from './quality/router';
+import { annotatorsRouter } from './quality/annotators-router';
+import { reviewsRouter } from './quality/reviews-router';
 import { createCallerFactory, router } from './trpc';
 
 export const appRouter = router({
   projects: projectsRouter,
   annotation: annotationRouter,
   exports: exportsRouter,
+  quality: qualityRouter,
+  dataStats: dataStatsRouter,
+  annotators: annotatorsRouter,
+  reviews: reviewsRouter,
   models: modelsRouter,
   live: liveRouter,
 });

@@ -23,6 +23,7 @@ export default async function ProjectsPage() {
               <Link href={`/annotate/${p.slug}`} className="rounded bg-slate-900 px-3 py-1.5 text-sm font-medium text-white hover:bg-slate-700">
                 Annotate
               </Link>
+              {(p.role === 'reviewer' || p.role === 'admin') && <Link href={`/review/${p.slug}`} className="rounded border border-slate-300 px-3 py-1.5 text-sm font-medium hover:bg-slate-50">Review</Link>}
               {p.role === 'admin' && (
                 <Link href={`/admin/projects/${p.slug}`} className="rounded border border-slate-300 px-3 py-1.5 text-sm font-medium hover:bg-slate-50">
                   Manage

@@ -5,6 +5,7 @@ import { z } from 'zod';
 /** Every queue, with its payload schema. A job name is its file name under workers/jobs/. */
 export const jobs = {
   exportProject: { name: 'export-project', payload: z.object({ exportId: z.number().int().positive() }) },
+  countTokens: { name: 'count-tokens', payload: z.object({ projectId: z.number().int().positive() }) },
 } as const;
 export const DEAD_LETTER_QUEUE = 'dead-letter';
 

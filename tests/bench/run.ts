@@ -4,6 +4,7 @@
  */
 const benches: Record<string, () => Promise<void>> = {
   queue: async () => (await import('./queue')).run(),
+  stats: async () => (await import('./stats')).run(),
   annotate: async () => (await import('./annotate')).run(),
 };
 

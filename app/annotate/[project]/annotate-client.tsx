@@ -9,6 +9,7 @@ import { GuidelinesPanel, useGuidelines } from './guidelines-panel';
 import { HistoryPanel } from './history-panel';
 import { JudgeComparison } from './judge-comparison';
 import { KeyboardHelp } from './keyboard-help';
+import { MyStatsPanel } from './my-stats-panel';
 import type { TClientVerdict, TRules } from './verdict-types';
 
 /** The annotation queue: holds two leases so the next comparison shows at once after a submit. */
@@ -18,7 +19,7 @@ export function AnnotateClient({ project, projectName, rules }: { project: strin
   const [queue, setQueue] = useState<TLeasedComparison[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [paused, setPaused] = useState(false);
-  const [panel, setPanel] = useState<'help' | 'guidelines' | 'history' | null>(null);
+  const [panel, setPanel] = useState<'help' | 'guidelines' | 'history' | 'stats' | null>(null);
   // Submitted or skipped locally but maybe not yet on the server: never show these again.
   const done = useRef(new Set<number>());
   const guidelines = useGuidelines(project);
@@ -46,6 +47,8 @@ export function AnnotateClient({ project, projectName, rules }: { project: strin
   }, [project]);
 
   useEffect(() => {
+    // refill sets state only after the lease request resolves, never synchronously.
+    // eslint-disable-next-line react-hooks/set-state-in-effect
     void refill();
   }, [refill]);
 
@@ -101,6 +104,9 @@ export function AnnotateClient({ project, projectName, rules }: { project: strin
         <button type="button" onClick={() => setPanel((p) => (p === 'history' ? null : 'history'))} className="rounded border border-slate-300 px-2 py-1 text-sm text-slate-600 hover:bg-white">
           My recent judgments
         </button>
+        <button type="button" onClick={() => setPanel((p) => (p === 'stats' ? null : 'stats'))} className="rounded border border-slate-300 px-2 py-1 text-sm text-slate-600 hover:bg-white">
+          My stats
+        </button>
         <button type="button" onClick={toggleHelp} className="rounded border border-slate-300 px-2 py-1 text-sm text-slate-600 hover:bg-white">
           Keyboard help (?)
         </button>
@@ -108,7 +114,7 @@ export function AnnotateClient({ project, projectName, rules }: { project: strin
     </div>
   );
 
-  const side = panel === 'guidelines' ? <GuidelinesPanel guidelines={guidelines} onClose={() => setPanel(null)} /> : panel === 'history' ? <HistoryPanel project={project} onClose={() => setPanel(null)} /> : null;
+  const side = panel === 'guidelines' ? <GuidelinesPanel guidelines={guidelines} onClose={() => setPanel(null)} /> : panel === 'history' ? <HistoryPanel project={project} onClose={() => setPanel(null)} /> : panel === 'stats' ? <MyStatsPanel project={project} onClose={() => setPanel(null)} /> : null;
 
   let body;
   if (queue === null) body = error ? null : <p className="text-slate-500">Loading…</p>;

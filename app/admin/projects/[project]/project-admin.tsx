@@ -7,6 +7,8 @@ import { useTRPC } from '@/app/_trpc/client';
 import { LiveModels } from './live-models';
 import { GuidelinesEditor } from './guidelines-editor';
 import { SettingsPanel } from './settings-panel';
+import { AnnotatorsTable } from './annotators-table';
+import { ReviewStats } from './review-stats';
 
 export function ProjectAdmin({ project }: { project: string }) {
   const trpc = useTRPC();
@@ -23,6 +25,7 @@ export function ProjectAdmin({ project }: { project: string }) {
         <Link href={`/annotate/${p.slug}`} className="ml-auto text-sm text-blue-700 underline">
           Annotate
         </Link>
+        <Link href={`/admin/projects/${p.slug}/quality`} className="text-sm text-blue-700 underline">Dashboard</Link>
       </div>
 
       <section className="grid grid-cols-2 gap-4 md:grid-cols-4">
@@ -52,6 +55,8 @@ export function ProjectAdmin({ project }: { project: string }) {
       <LiveModels project={project} />
       <ImportPanel project={project} />
       <ExportPanel project={project} />
+      <AnnotatorsTable project={project} />
+      <ReviewStats project={project} />
 
       <section className="rounded-lg border border-slate-200 bg-white p-4">
         <h2 className="mb-3 font-semibold">Members</h2>

@@ -7,6 +7,8 @@ import { PROJECT_ADMIN, requireProjectAccess } from '@/server/auth/access';
 import { env } from '@/server/env';
 import { AppError } from '@/server/errors';
 import { importComparisons } from '@/server/imports/import-comparisons';
+import { getQueue } from '@/server/jobs/queue';
+import { requestTokenCountBestEffort } from '@/server/quality/token-counts';
 
 export const dynamic = 'force-dynamic';
 
@@ -25,6 +27,7 @@ export async function POST(request: Request, { params }: { params: Promise<{ pro
       source: Readable.fromWeb(request.body as unknown as NodeWebReadableStream),
       maxMessageBytes: env().PAIRWISE_MAX_MESSAGE_BYTES,
     });
+    await requestTokenCountBestEffort(() => getQueue(process.env.DATABASE_URL!), project.id);
     return Response.json(result);
   } catch (error) {
     return errorResponse(error);
