@@ -30,6 +30,11 @@ export const ZUpdateProject = z.object({
   allowTies: z.boolean().optional(),
   rankingStrength: z.boolean().optional(),
   live: z.boolean().optional(),
+  goldRate: z.number().min(0).max(1).optional(),
+  goldThreshold: z.number().min(0).max(1).optional(),
+  goldMinItems: z.number().int().min(1).max(10_000).optional(),
+  pauseBelowGold: z.boolean().optional(),
+  reviewSampleRate: z.number().min(0).max(1).optional(),
 });
 export type TUpdateProject = z.input<typeof ZUpdateProject>;
 export type TCreateProject = z.input<typeof ZCreateProject>;

@@ -47,9 +47,21 @@ export function ProjectAdmin({ project }: { project: string }) {
       </div>
 
       <SettingsPanel
-        key={`${p.judgmentsRequired}-${p.leaseSeconds}-${p.editMode}-${p.allowTies}-${p.rankingStrength}-${p.live}`}
+        key={p.id + JSON.stringify(p)}
         project={project}
-        initial={{ judgmentsRequired: p.judgmentsRequired, leaseSeconds: p.leaseSeconds, editMode: p.editMode, allowTies: p.allowTies, rankingStrength: p.rankingStrength, live: p.live }}
+        initial={{
+          judgmentsRequired: p.judgmentsRequired,
+          leaseSeconds: p.leaseSeconds,
+          editMode: p.editMode,
+          allowTies: p.allowTies,
+          rankingStrength: p.rankingStrength,
+          live: p.live,
+          goldRate: p.goldRate,
+          goldThreshold: p.goldThreshold,
+          goldMinItems: p.goldMinItems,
+          pauseBelowGold: p.pauseBelowGold,
+          reviewSampleRate: p.reviewSampleRate,
+        }}
       />
       <GuidelinesEditor project={project} />
       <LiveModels project={project} />

@@ -11,6 +11,11 @@ interface TSettings {
   allowTies: boolean;
   rankingStrength: boolean;
   live: boolean;
+  goldRate: number;
+  goldThreshold: number;
+  goldMinItems: number;
+  pauseBelowGold: boolean;
+  reviewSampleRate: number;
 }
 
 /** Task settings of a project: how comparisons are judged. */
@@ -61,6 +66,26 @@ export function SettingsPanel({ project, initial }: { project: string; initial: 
         <label className="flex items-center gap-2">
           <input type="checkbox" checked={settings.live} onChange={(e) => set('live', e.target.checked)} />
           Live: annotators write prompts, two models answer
+        </label>
+        <label className="flex items-center justify-between gap-2">
+          Gold items, share of new comparisons
+          <input type="number" min={0} max={1} step={0.01} value={settings.goldRate} onChange={(e) => set('goldRate', Number(e.target.value))} className="w-24 rounded border border-slate-300 px-2 py-1" />
+        </label>
+        <label className="flex items-center justify-between gap-2">
+          Gold accuracy threshold
+          <input type="number" min={0} max={1} step={0.05} value={settings.goldThreshold} onChange={(e) => set('goldThreshold', Number(e.target.value))} className="w-24 rounded border border-slate-300 px-2 py-1" />
+        </label>
+        <label className="flex items-center justify-between gap-2">
+          Gold answers before judging an annotator
+          <input type="number" min={1} value={settings.goldMinItems} onChange={(e) => set('goldMinItems', Number(e.target.value))} className="w-24 rounded border border-slate-300 px-2 py-1" />
+        </label>
+        <label className="flex items-center gap-2">
+          <input type="checkbox" checked={settings.pauseBelowGold} onChange={(e) => set('pauseBelowGold', e.target.checked)} />
+          Pause annotators below the gold threshold
+        </label>
+        <label className="flex items-center justify-between gap-2">
+          Share of judgments sampled for review
+          <input type="number" min={0} max={1} step={0.01} value={settings.reviewSampleRate} onChange={(e) => set('reviewSampleRate', Number(e.target.value))} className="w-24 rounded border border-slate-300 px-2 py-1" />
         </label>
         <div className="flex items-center gap-3 md:col-span-2">
           <button type="submit" disabled={save.isPending} className="rounded bg-slate-900 px-3 py-1.5 font-medium text-white disabled:opacity-40">
