@@ -86,8 +86,13 @@ async function leaseOnce(
         and a.status = 'active' and a.expires_at > now()
       order by a.leased_at, a.id`);
     const assignmentIds = held.map((r) => Number(r.id));
-    // Gold items take the place of a new comparison at the project's rate, only among real work.
-    const gold = assignmentIds.length < input.want && Math.random() < (input.goldRate ?? 0) ? 1 : 0;
+    // Gold items take the place of a new comparison at the project's rate, only among real work;
+    // when this annotator has seen every gold item, the slot goes to a real comparison.
+    let goldId: number | null = null;
+    if (assignmentIds.length < input.want && Math.random() < (input.goldRate ?? 0) && (assignmentIds.length > 0 || (await hasOpenWork(tx, input)))) {
+      goldId = await leaseGoldItem(tx, input);
+    }
+    const gold = goldId === null ? 0 : 1;
 
     const full: number[] = [];
     for (let attempts = 0; assignmentIds.length < input.want - gold && attempts < 5; attempts++) {
@@ -133,10 +138,7 @@ async function leaseOnce(
         if (leased) assignmentIds.push(Number(leased.id));
       }
     }
-    if (gold && (assignmentIds.length > 0 || (await hasOpenWork(tx, input)))) {
-      const leased = await leaseGoldItem(tx, input);
-      if (leased !== null) assignmentIds.push(leased);
-    }
+    if (goldId !== null) assignmentIds.push(goldId);
     return loadLeasedComparisons(tx, assignmentIds);
   });
 }

@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<void>> = {
   queue: async () => (await import('./queue')).run(),
   stats: async () => (await import('./stats')).run(),
   annotate: async () => (await import('./annotate')).run(),
+  'annotator-stats': async () => (await import('./annotator-stats')).run(Number(process.env.BENCH_JUDGMENTS ?? 1_000_000)),
 };
 
 const benchName = process.argv[2];
