@@ -10,7 +10,7 @@ import { countPreferencePairs, streamTrlPreferenceLines } from './exports/trl';
 import { saveGuidelines } from './guidelines/guidelines';
 import type { TStrength } from './annotation/strengths';
 import { formatStats } from './quality/format-stats';
-import { markGold } from './quality/gold';
+import { goldAccuracyByAnnotator, markGold } from './quality/gold';
 import { getProjectStats } from './quality/project-stats';
 import { resolveComparisonId } from './quality/comparison-ref';
 import { importComparisons } from './imports/import-comparisons';
@@ -212,14 +212,16 @@ program
   .requiredOption('--project <slug>', 'project slug')
   .addOption(new Option('--format <format>', 'output format').choices(['trl']).default('trl'))
   .requiredOption('--out <file>', 'output file (JSONL)')
-  .action(async (opts: { project: string; format: 'trl'; out: string }) => {
+  .option('--exclude-flagged', 'leave out annotators flagged by gold accuracy', false)
+  .action(async (opts: { project: string; format: 'trl'; out: string; excludeFlagged: boolean }) => {
     await withDatabase(async ({ db, sql }) => {
       const p = await requireProjectBySlug(db, opts.project);
-      const total = await countPreferencePairs(sql, p.id);
+      const excludeAnnotators = opts.excludeFlagged ? (await goldAccuracyByAnnotator(db, p.id)).filter((g) => g.flagged).map((g) => g.annotatorId) : [];
+      const total = await countPreferencePairs(sql, p.id, { excludeAnnotators });
       const bar = progressBar('export', 'pairs');
       bar.start(total, 0);
       let rows = 0;
-      const lines = streamTrlPreferenceLines(sql, p.id, { onRows: (n) => bar.update((rows += n)) });
+      const lines = streamTrlPreferenceLines(sql, p.id, { excludeAnnotators, onRows: (n) => bar.update((rows += n)) });
       await pipeline(Readable.from(lines), createWriteStream(opts.out));
       bar.stop();
       console.log(rows === 0 ? `no judgments in ${p.slug} yet: wrote an empty file ${opts.out}` : `wrote ${rows} preference pair(s) to ${opts.out}`);

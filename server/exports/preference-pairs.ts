@@ -22,6 +22,8 @@ export interface TPreferencePair {
     chosen_origin: string;
     rejected_origin: string;
     guidelines_version: number | null;
+    /** The reviewer's decision, if any: 'accept', or 'correct' (this line then holds the correction). */
+    review: 'accept' | 'reject' | 'correct' | null;
   };
 }
 
@@ -45,6 +47,10 @@ interface TRow {
   rejected: TMessage[];
   rejected_model: string | null;
   rejected_origin: string;
+  review: 'accept' | 'reject' | 'correct' | null;
+  corrected_strength: TStrength | null;
+  choice_pair: boolean;
+  flip: boolean;
 }
 
 // Stronger first, as in the enum: a smaller index is a stronger preference.
@@ -71,7 +77,13 @@ function relation(row: TRow, hi: number, lo: number, hiRank: number, loRank: num
   return row.has_edit && hiRank === 1 ? `edited>rank ${lo}` : `rank ${hi}>rank ${lo}`;
 }
 
-const pairsQuery = (sql: postgres.Sql, projectId: number) => sql`
+export interface TPairOptions {
+  /** Leave out these annotators' judgments (e.g. those flagged by gold accuracy). */
+  excludeAnnotators?: number[];
+}
+
+// Judgments a reviewer rejected are left out; corrections are applied in streamPreferencePairs.
+const pairsQuery = (sql: postgres.Sql, projectId: number, options: TPairOptions = {}) => sql`
   from judgments j
   join comparisons c on c.id = j.comparison_id
   join prompts p on p.id = c.prompt_id
@@ -79,10 +91,12 @@ const pairsQuery = (sql: postgres.Sql, projectId: number) => sql`
   join judgment_ranks lo on lo.judgment_id = j.id and lo.rank > hi.rank
   join responses cr on cr.id = hi.response_id
   join responses rr on rr.id = lo.response_id
-  where j.project_id = ${projectId}`;
+  left join reviews rv on rv.judgment_id = j.id
+  where j.project_id = ${projectId} and (rv.decision is null or rv.decision <> 'reject')
+    and not (j.annotator_id = any(${`{${(options.excludeAnnotators ?? []).map((id) => Math.trunc(id)).join(',')}}`}::bigint[]))`;
 
-export async function countPreferencePairs(sql: postgres.Sql, projectId: number): Promise<number> {
-  const [row] = await sql<{ n: number }[]>`select count(*)::int as n ${pairsQuery(sql, projectId)}`;
+export async function countPreferencePairs(sql: postgres.Sql, projectId: number, options: TPairOptions = {}): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`select count(*)::int as n ${pairsQuery(sql, projectId, options)}`;
   return row?.n ?? 0;
 }
 
@@ -94,15 +108,19 @@ export async function countPreferencePairs(sql: postgres.Sql, projectId: number)
 export async function* streamPreferencePairs(
   sql: postgres.Sql,
   projectId: number,
-  options: { batchSize?: number } = {},
+  options: { batchSize?: number } & TPairOptions = {},
 ): AsyncGenerator<TPreferencePair[]> {
   const cursor = sql<TRow[]>`
     select j.id as judgment_id, j.comparison_id, c.external_id, j.annotator_id, j.flags, j.strength, j.rank_strengths,
       j.edited_response_id is not null as has_edit, j.chosen_position is not null as is_pair, j.guidelines_version,
       p.messages as prompt, hi.rank as hi_rank, lo.rank as lo_rank,
       cr.messages as chosen, cr.model as chosen_model, cr.origin as chosen_origin,
-      rr.messages as rejected, rr.model as rejected_model, rr.origin as rejected_origin
-    ${pairsQuery(sql, projectId)}
+      rr.messages as rejected, rr.model as rejected_model, rr.origin as rejected_origin,
+      rv.decision as review, rv.corrected_strength,
+      (hi.response_id = j.chosen_response_id and lo.response_id = j.rejected_response_id) as choice_pair,
+      (rv.decision = 'correct' and rv.corrected_choice is distinct from
+        (select x.position from comparison_responses x where x.comparison_id = j.comparison_id and x.response_id = j.chosen_response_id)) as flip
+    ${pairsQuery(sql, projectId, options)}
     order by j.id, hi.rank, lo.rank, hi.response_id, lo.response_id`.cursor(options.batchSize ?? 500);
   for await (const rows of cursor) {
     yield rows.map((row) => {
@@ -110,23 +128,31 @@ export async function* streamPreferencePairs(
       const offset = row.has_edit ? 1 : 0;
       const hi = row.hi_rank - offset;
       const lo = row.lo_rank - offset;
+      // A reviewer's correction replaces the annotator's choice (and strength) for the
+      // chosen/rejected pair; pairs with an edit keep the annotator's rewrite on top.
+      const corrected = row.review === 'correct' && row.choice_pair;
+      const flipped = corrected && row.flip;
+      const pair = flipped
+        ? { chosen: row.rejected, rejected: row.chosen, chosen_model: row.rejected_model, rejected_model: row.chosen_model, chosen_origin: row.rejected_origin, rejected_origin: row.chosen_origin }
+        : { chosen: row.chosen, rejected: row.rejected, chosen_model: row.chosen_model, rejected_model: row.rejected_model, chosen_origin: row.chosen_origin, rejected_origin: row.rejected_origin };
       return {
         prompt: row.prompt,
-        chosen: row.chosen,
-        rejected: row.rejected,
+        chosen: pair.chosen,
+        rejected: pair.rejected,
         metadata: {
           judgment_id: Number(row.judgment_id),
           comparison_id: Number(row.comparison_id),
           comparison_external_id: row.external_id,
           annotator_id: Number(row.annotator_id),
-          strength: hi >= 1 ? pairStrength(row, hi, lo) : null,
+          strength: corrected ? row.corrected_strength : hi >= 1 ? pairStrength(row, hi, lo) : null,
           relation: relation(row, hi, lo, row.hi_rank, row.lo_rank),
           flags: row.flags,
-          chosen_model: row.chosen_model,
-          rejected_model: row.rejected_model,
-          chosen_origin: row.chosen_origin,
-          rejected_origin: row.rejected_origin,
+          chosen_model: pair.chosen_model,
+          rejected_model: pair.rejected_model,
+          chosen_origin: pair.chosen_origin,
+          rejected_origin: pair.rejected_origin,
           guidelines_version: row.guidelines_version,
+          review: row.review,
         },
       };
     });

@@ -1,5 +1,5 @@
 import type postgres from 'postgres';
-import { streamPreferencePairs } from './preference-pairs';
+import { streamPreferencePairs, type TPairOptions } from './preference-pairs';
 
 export { countPreferencePairs } from './preference-pairs';
 
@@ -11,7 +11,7 @@ export { countPreferencePairs } from './preference-pairs';
 export async function* streamTrlPreferenceLines(
   sql: postgres.Sql,
   projectId: number,
-  options: { batchSize?: number; onRows?: (rows: number) => void } = {},
+  options: { batchSize?: number; onRows?: (rows: number) => void } & TPairOptions = {},
 ): AsyncGenerator<string> {
   for await (const pairs of streamPreferencePairs(sql, projectId, options)) {
     let chunk = '';

@@ -275,6 +275,7 @@ describe('cli export', () => {
             chosen_origin: 'model',
             rejected_origin: 'model',
             guidelines_version: null,
+            review: null,
           },
         });
       }

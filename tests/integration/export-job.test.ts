@@ -110,6 +110,7 @@ describe('the export-project job, run by the worker', () => {
           chosen_origin: 'model',
           rejected_origin: 'model',
           guidelines_version: null,
+          review: null,
         },
       });
     }

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { leaseComparisons } from '@/server/annotation/lease';
+import { submitJudgment } from '@/server/annotation/submit-judgment';
+import { streamPreferencePairs, type TPreferencePair } from '@/server/exports/preference-pairs';
+import { submitReview } from '@/server/quality/reviews';
+import { setupTestDatabase } from '../helpers/db';
+import { importLines, makeProject, makeUser } from '../helpers/factories';
+
+const db = setupTestDatabase();
+
+async function pairs(projectId: number, excludeAnnotators: number[] = []): Promise<TPreferencePair[]> {
+  const out: TPreferencePair[] = [];
+  for await (const batch of streamPreferencePairs(db.current.handle.sql, projectId, { excludeAnnotators })) out.push(...batch);
+  return out;
+}
+
+describe('exports and reviews', () => {
+  it('leave out rejected judgments, apply corrections, and can leave out chosen annotators', async () => {
+    const { handle } = db.current;
+    const [annotator, other, reviewer] = [await makeUser(handle), await makeUser(handle), await makeUser(handle, 'reviewer')];
+    const project = await makeProject(handle, { judgmentsRequired: 1 });
+    await importLines(
+      handle,
+      project,
+      ['keep', 'reject', 'correct'].map((id) => JSON.stringify({ id, prompt: id, responses: [{ content: `${id} first`, model: 'm1' }, { content: `${id} second`, model: 'm2' }] })),
+    );
+    const judgmentIds: Record<string, number> = {};
+    for (let i = 0; i < 3; i++) {
+      const [item] = await leaseComparisons(handle.db, { projectId: project.id, annotatorId: annotator.id, leaseSeconds: 900, want: 1 });
+      const position = item!.responses.findIndex((r) => r.messages[0]!.content.endsWith('first'));
+      const { judgmentId } = await submitJudgment(handle.db, { annotatorId: annotator.id, assignmentId: item!.assignmentId, clientSubmissionId: crypto.randomUUID(), chosenPosition: position, strength: 'better', timeSpentMs: 1 });
+      judgmentIds[item!.prompt[0]!.content] = judgmentId;
+    }
+    await submitReview(handle.db, { projectId: project.id, reviewerId: reviewer.id, judgmentId: judgmentIds.reject!, decision: 'reject' });
+    await submitReview(handle.db, { projectId: project.id, reviewerId: reviewer.id, judgmentId: judgmentIds.correct!, decision: 'correct', correctedChoice: 1, correctedStrength: 'slightly_better' });
+
+    const lines = await pairs(project.id);
+    expect(lines.map((l) => l.prompt[0]!.content).sort()).toEqual(['correct', 'keep']);
+    const corrected = lines.find((l) => l.prompt[0]!.content === 'correct')!;
+    expect(corrected.chosen[0]!.content).toBe('correct second');
+    expect(corrected.rejected[0]!.content).toBe('correct first');
+    expect(corrected.metadata).toMatchObject({ strength: 'slightly_better', review: 'correct', chosen_model: 'm2', rejected_model: 'm1' });
+    expect(lines.find((l) => l.prompt[0]!.content === 'keep')!.metadata.review).toBeNull();
+
+    expect(await pairs(project.id, [annotator.id])).toEqual([]);
+    expect(await pairs(project.id, [other.id])).toHaveLength(2);
+  });
+});
