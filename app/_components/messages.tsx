@@ -33,6 +33,18 @@ function prettyJson(text: string): string {
   }
 }
 
+/** A message of a response; when a response holds several (tool call, result, answer), each is labelled. */
+export function ResponseMessage({ message, several }: { message: TMessage; several: boolean }) {
+  if (!several) return <MessageBody message={message} />;
+  const label = message.role === 'assistant' ? (message.tool_calls?.length ? 'Assistant · tool call' : 'Assistant') : message.role === 'tool' ? 'Tool result' : message.role === 'ipython' ? 'Code result' : message.role;
+  return (
+    <div className="rounded border border-slate-100 p-2">
+      <div className="mb-1 text-xs font-semibold tracking-wide text-slate-500 uppercase">{label}</div>
+      <MessageBody message={message} />
+    </div>
+  );
+}
+
 /** The conversation so far: the system prompt collapsed, then every turn. */
 export function Conversation({ messages }: { messages: TMessage[] }) {
   return (

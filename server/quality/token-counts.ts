@@ -1,5 +1,5 @@
 import type PgBoss from 'pg-boss';
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { TDb } from '@/db/client';
 import type { TMessage } from '@/db/schema';
 import { createBoss, jobs } from '../jobs/queue';
@@ -28,40 +28,46 @@ export async function fillTokenCounts(
   const batchSize = input.batchSize ?? DEFAULT_BATCH_SIZE;
   const done: TTokenCountResult = { prompts: 0, responses: 0 };
 
-  for (let after = 0; ; ) {
-    const rows = await db.execute<{ id: string | number; messages: TMessage[] }>(sql`
-      select id, messages from prompts
-      where project_id = ${input.projectId} and token_count is null and id > ${after}
-      order by id limit ${batchSize}`);
-    if (rows.length === 0) break;
-    const ids = rows.map((r) => Number(r.id));
-    const counts = rows.map((r) => countMessageTokens(input.counter, r.messages));
-    const updated = await db.execute(sql`
-      update prompts p set token_count = v.n
-      from unnest(${intArray(ids, 'bigint')}, ${intArray(counts, 'int')}) as v(id, n)
-      where p.id = v.id and p.token_count is null`);
-    done.prompts += updated.count;
-    after = ids[ids.length - 1]!;
-    input.onBatch?.({ ...done });
-  }
-
-  for (let after = 0; ; ) {
-    const rows = await db.execute<{ id: string | number; messages: TMessage[] }>(sql`
-      select r.id, r.messages from responses r join prompts p on p.id = r.prompt_id
-      where p.project_id = ${input.projectId} and r.token_count is null and r.id > ${after}
-      order by r.id limit ${batchSize}`);
-    if (rows.length === 0) break;
-    const ids = rows.map((r) => Number(r.id));
-    const counts = rows.map((r) => countMessageTokens(input.counter, r.messages));
-    const updated = await db.execute(sql`
-      update responses r set token_count = v.n
-      from unnest(${intArray(ids, 'bigint')}, ${intArray(counts, 'int')}) as v(id, n)
-      where r.id = v.id and r.token_count is null`);
-    done.responses += updated.count;
-    after = ids[ids.length - 1]!;
-    input.onBatch?.({ ...done });
-  }
+  const count = (select: (after: number) => SQL, table: 'prompts' | 'responses') =>
+    countInBatches(db, input.counter, batchSize, select, table, (n) => {
+      done[table] += n;
+      input.onBatch?.({ ...done });
+    });
+  await count(
+    (after) => sql`select id, messages from prompts
+      where project_id = ${input.projectId} and token_count is null and id > ${after} order by id limit ${batchSize}`,
+    'prompts',
+  );
+  await count(
+    (after) => sql`select r.id, r.messages from responses r join prompts p on p.id = r.prompt_id
+      where p.project_id = ${input.projectId} and r.token_count is null and r.id > ${after} order by r.id limit ${batchSize}`,
+    'responses',
+  );
   return done;
+}
+
+/** Counts the rows `select` pages through (by id) and writes their token counts to `table`. */
+async function countInBatches(
+  db: TDb,
+  counter: TTokenCounter,
+  batchSize: number,
+  select: (after: number) => SQL,
+  table: 'prompts' | 'responses',
+  onCounted: (n: number) => void,
+): Promise<void> {
+  for (let after = 0; ; ) {
+    const rows = await db.execute<{ id: string | number; messages: TMessage[] }>(select(after));
+    if (rows.length === 0) return;
+    const ids = rows.map((r) => Number(r.id));
+    const counts = rows.map((r) => countMessageTokens(counter, r.messages));
+    const updated = await db.execute(sql`
+      update ${sql.raw(table)} t set token_count = v.n
+      from unnest(${intArray(ids, 'bigint')}, ${intArray(counts, 'int')}) as v(id, n)
+      where t.id = v.id and t.token_count is null`);
+    onCounted(updated.count);
+    after = ids[ids.length - 1]!;
+    if (rows.length < batchSize) return;
+  }
 }
 
 /**

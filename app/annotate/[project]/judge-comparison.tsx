@@ -1,7 +1,7 @@
 'use client';
 
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { Conversation, MessageBody } from '@/app/_components/messages';
+import { Conversation, ResponseMessage } from '@/app/_components/messages';
 import { judgmentFlags, type TJudgmentFlag } from '@/db/schema/constants';
 import type { TMessage } from '@/db/schema';
 import type { TLeasedComparison } from '@/server/annotation/lease';
@@ -267,17 +267,5 @@ export function JudgeComparison({
         />
       )}
     </>
-  );
-}
-
-/** A message of a response; when a response holds several (tool call, result, answer), each is labelled. */
-function ResponseMessage({ message, several }: { message: TMessage; several: boolean }) {
-  if (!several) return <MessageBody message={message} />;
-  const label = message.role === 'assistant' ? (message.tool_calls?.length ? 'Assistant · tool call' : 'Assistant') : message.role === 'tool' ? 'Tool result' : message.role === 'ipython' ? 'Code result' : message.role;
-  return (
-    <div className="rounded border border-slate-100 p-2">
-      <div className="mb-1 text-xs font-semibold tracking-wide text-slate-500 uppercase">{label}</div>
-      <MessageBody message={message} />
-    </div>
   );
 }

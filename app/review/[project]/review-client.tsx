@@ -3,9 +3,9 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import { Conversation, MessageBody } from '@/app/_components/messages';
+import { Conversation, MessageBody, ResponseMessage } from '@/app/_components/messages';
 import { trpcCode, useTRPC } from '@/app/_trpc/client';
-import type { TJudgmentFlag, TMessage } from '@/db/schema';
+import type { TJudgmentFlag } from '@/db/schema';
 import { strengthLabels, strengths, type TStrength } from '@/server/annotation/strengths';
 import type { TReviewItem, TReviewReason } from '@/server/quality/reviews';
 import { flagLabels } from '@/app/annotate/[project]/verdict-types';
@@ -266,7 +266,7 @@ function ReviewItem({ item, onDecide, onSkip, canSkip }: { item: TReviewItem; on
               </div>
               <div className="min-w-0 space-y-3 overflow-x-auto px-4 py-3">
                 {response.messages.map((message, j) => (
-                  <Message key={j} message={message} several={response.messages.length > 1} />
+                  <ResponseMessage key={j} message={message} several={response.messages.length > 1} />
                 ))}
               </div>
               {annotatorChose && item.edit && (
@@ -321,17 +321,5 @@ function ReviewItem({ item, onDecide, onSkip, canSkip }: { item: TReviewItem; on
         </div>
       </div>
     </>
-  );
-}
-
-/** A message of a response; when a response holds several (tool call, result, answer), each is labelled. */
-function Message({ message, several }: { message: TMessage; several: boolean }) {
-  if (!several) return <MessageBody message={message} />;
-  const label = message.role === 'assistant' ? (message.tool_calls?.length ? 'Assistant · tool call' : 'Assistant') : message.role === 'tool' ? 'Tool result' : message.role === 'ipython' ? 'Code result' : message.role;
-  return (
-    <div className="rounded border border-slate-100 p-2">
-      <div className="mb-1 text-xs font-semibold tracking-wide text-slate-500 uppercase">{label}</div>
-      <MessageBody message={message} />
-    </div>
   );
 }
