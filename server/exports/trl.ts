@@ -1,21 +1,23 @@
 import type postgres from 'postgres';
+import { formatPreferencePair, type TPreferenceFormat } from '../formats/preference-formats';
 import { streamPreferencePairs, type TPairOptions } from './preference-pairs';
 
 export { countPreferencePairs } from './preference-pairs';
 
 /**
- * TRL's conversational preference format with an explicit prompt (what DPOTrainer reads),
- * one preference pair a line, plus a `metadata` column (strength, annotator, flags, source
- * comparison, models) that trainers ignore and curation reads.
+ * Preference pairs as JSONL in one of the trainer formats (server/formats/preference-formats.ts);
+ * by default TRL's conversational format with an explicit prompt (what DPOTrainer reads), plus
+ * a `metadata` column (strength, annotator, flags, source comparison, models) for curation.
  */
 export async function* streamTrlPreferenceLines(
   sql: postgres.Sql,
   projectId: number,
-  options: { batchSize?: number; onRows?: (rows: number) => void } & TPairOptions = {},
+  options: { batchSize?: number; onRows?: (rows: number) => void; format?: TPreferenceFormat } & TPairOptions = {},
 ): AsyncGenerator<string> {
+  const format = options.format ?? 'trl';
   for await (const pairs of streamPreferencePairs(sql, projectId, options)) {
     let chunk = '';
-    for (const pair of pairs) chunk += JSON.stringify(pair) + '\n';
+    for (const pair of pairs) chunk += JSON.stringify(formatPreferencePair(pair, format)) + '\n';
     options.onRows?.(pairs.length);
     yield chunk;
   }

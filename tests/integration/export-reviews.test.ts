@@ -1,8 +1,12 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { leaseComparisons } from '@/server/annotation/lease';
 import { submitJudgment } from '@/server/annotation/submit-judgment';
 import { streamPreferencePairs, type TPreferencePair } from '@/server/exports/preference-pairs';
 import { submitReview } from '@/server/quality/reviews';
+import { runCli } from '../helpers/cli';
 import { setupTestDatabase } from '../helpers/db';
 import { importLines, makeProject, makeUser } from '../helpers/factories';
 
@@ -44,5 +48,34 @@ describe('exports and reviews', () => {
 
     expect(await pairs(project.id, [annotator.id])).toEqual([]);
     expect(await pairs(project.id, [other.id])).toHaveLength(2);
+  });
+});
+
+describe('export formats from the command line', () => {
+  it('writes OpenAI preference and HH-RLHF lines for the same pairs', async () => {
+    const { handle, url } = db.current;
+    const annotator = await makeUser(handle);
+    const project = await makeProject(handle);
+    await importLines(handle, project, [JSON.stringify({ id: 'f', prompt: 'Hi?', responses: [{ content: 'Hello!', model: 'm1' }, { content: 'Go away.', model: 'm2' }] })]);
+    const [item] = await leaseComparisons(handle.db, { projectId: project.id, annotatorId: annotator.id, leaseSeconds: 900, want: 1 });
+    const position = item!.responses.findIndex((r) => r.messages[0]!.content === 'Hello!');
+    await submitJudgment(handle.db, { annotatorId: annotator.id, assignmentId: item!.assignmentId, clientSubmissionId: crypto.randomUUID(), chosenPosition: position, strength: 'better', timeSpentMs: 1 });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-formats-'));
+    const read = async (format: string) => {
+      const out = path.join(dir, `${format}.jsonl`);
+      const result = await runCli(['export', '--project', project.slug, '--format', format, '--out', out], { env: { ...process.env, DATABASE_URL: url } });
+      expect(result.code, result.stderr).toBe(0);
+      return JSON.parse(fs.readFileSync(out, 'utf8').trim());
+    };
+    expect(await read('openai')).toEqual({
+      input: { messages: [{ role: 'user', content: 'Hi?' }] },
+      preferred_output: [{ role: 'assistant', content: 'Hello!' }],
+      non_preferred_output: [{ role: 'assistant', content: 'Go away.' }],
+    });
+    expect(await read('hh-rlhf')).toEqual({ chosen: '\n\nHuman: Hi?\n\nAssistant: Hello!', rejected: '\n\nHuman: Hi?\n\nAssistant: Go away.' });
+    expect(await read('trl-implicit')).toEqual({
+      chosen: [{ role: 'user', content: 'Hi?' }, { role: 'assistant', content: 'Hello!' }],
+      rejected: [{ role: 'user', content: 'Hi?' }, { role: 'assistant', content: 'Go away.' }],
+    });
   });
 });

@@ -4,6 +4,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useRef, useState } from 'react';
 import { useTRPC } from '@/app/_trpc/client';
+import { preferenceFormats, type TPreferenceFormat } from '@/server/formats/preference-formats';
 import { LiveModels } from './live-models';
 import { GuidelinesEditor } from './guidelines-editor';
 import { SettingsPanel } from './settings-panel';
@@ -160,8 +161,16 @@ function ImportPanel({ project }: { project: string }) {
   );
 }
 
+const formatLabels: Record<TPreferenceFormat, string> = {
+  trl: 'TRL preference JSONL',
+  'trl-implicit': 'TRL implicit-prompt JSONL',
+  openai: 'OpenAI preference JSONL',
+  'hh-rlhf': 'HH-RLHF JSONL',
+};
+
 function ExportPanel({ project }: { project: string }) {
   const trpc = useTRPC();
+  const [format, setFormat] = useState<TPreferenceFormat>('trl');
   const queryClient = useQueryClient();
   const list = useQuery({
     ...trpc.exports.list.queryOptions({ project }),
@@ -175,8 +184,18 @@ function ExportPanel({ project }: { project: string }) {
     <section className="rounded-lg border border-slate-200 bg-white p-4">
       <div className="mb-3 flex items-center gap-3">
         <h2 className="font-semibold">Exports</h2>
-        <button type="button" onClick={() => request.mutate({ project, format: 'trl' })} disabled={request.isPending} className="ml-auto rounded bg-slate-900 px-3 py-1.5 text-sm font-medium text-white disabled:opacity-40">
-          Export TRL preference JSONL
+        <label className="ml-auto text-sm">
+          <span className="sr-only">Format</span>
+          <select value={format} onChange={(e) => setFormat(e.target.value as TPreferenceFormat)} className="rounded border border-slate-300 px-2 py-1.5 text-sm">
+            {preferenceFormats.map((f) => (
+              <option key={f} value={f}>
+                {formatLabels[f]}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="button" onClick={() => request.mutate({ project, format })} disabled={request.isPending} className="rounded bg-slate-900 px-3 py-1.5 text-sm font-medium text-white disabled:opacity-40">
+          Export {formatLabels[format]}
         </button>
       </div>
       {request.error && <p className="mb-2 text-sm text-red-700" role="alert">{request.error.message}</p>}
