@@ -4,7 +4,7 @@ CREATE TYPE "public"."response_origin" AS ENUM('model', 'human', 'edit');--> sta
 CREATE TYPE "public"."assignment_status" AS ENUM('active', 'submitted', 'skipped');--> statement-breakpoint
 CREATE TYPE "public"."preference_strength" AS ENUM('significantly_better', 'better', 'slightly_better', 'marginally_better');--> statement-breakpoint
 CREATE TYPE "public"."review_decision" AS ENUM('accept', 'reject', 'correct');--> statement-breakpoint
-CREATE TYPE "public"."export_format" AS ENUM('trl', 'trl-implicit', 'openai', 'hh-rlhf');--> statement-breakpoint
+CREATE TYPE "public"."export_format" AS ENUM('trl', 'trl-implicit', 'openai', 'hh-rlhf', 'sft');--> statement-breakpoint
 CREATE TYPE "public"."export_status" AS ENUM('queued', 'running', 'succeeded', 'failed');--> statement-breakpoint
 CREATE TYPE "public"."model_kind" AS ENUM('policy', 'reward');--> statement-breakpoint
 CREATE TABLE "users" (

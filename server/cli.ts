@@ -6,9 +6,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { progressBar, readSecretFromStdin, reportCliError, withDatabase } from './cli-support';
 import { env } from './env';
 import { AppError } from './errors';
-import { countPreferencePairs, streamTrlPreferenceLines } from './exports/trl';
+import { countExportLines, streamExportLines } from './exports/export-lines';
 import { saveGuidelines } from './guidelines/guidelines';
-import { preferenceFormats, type TPreferenceFormat } from './formats/preference-formats';
+import { exportFormats, type TExportFormat } from './formats/preference-formats';
 import type { TStrength } from './annotation/strengths';
 import { formatStats } from './quality/format-stats';
 import { goldAccuracyByAnnotator, markGold } from './quality/gold';
@@ -211,18 +211,18 @@ program
   .command('export')
   .description('export a project’s judgments')
   .requiredOption('--project <slug>', 'project slug')
-  .addOption(new Option('--format <format>', 'output format').choices([...preferenceFormats]).default('trl'))
+  .addOption(new Option('--format <format>', 'output format').choices([...exportFormats]).default('trl'))
   .requiredOption('--out <file>', 'output file (JSONL)')
   .option('--exclude-flagged', 'leave out annotators flagged by gold accuracy', false)
-  .action(async (opts: { project: string; format: TPreferenceFormat; out: string; excludeFlagged: boolean }) => {
+  .action(async (opts: { project: string; format: TExportFormat; out: string; excludeFlagged: boolean }) => {
     await withDatabase(async ({ db, sql }) => {
       const p = await requireProjectBySlug(db, opts.project);
       const excludeAnnotators = opts.excludeFlagged ? (await goldAccuracyByAnnotator(db, p.id)).filter((g) => g.flagged).map((g) => g.annotatorId) : [];
-      const total = await countPreferencePairs(sql, p.id, { excludeAnnotators });
+      const total = await countExportLines(sql, p.id, opts.format, { excludeAnnotators });
       const bar = progressBar('export', 'pairs');
       bar.start(total, 0);
       let rows = 0;
-      const lines = streamTrlPreferenceLines(sql, p.id, { format: opts.format, excludeAnnotators, onRows: (n) => bar.update((rows += n)) });
+      const lines = streamExportLines(sql, p.id, opts.format, { excludeAnnotators, onRows: (n) => bar.update((rows += n)) });
       await pipeline(Readable.from(lines), createWriteStream(opts.out));
       bar.stop();
       console.log(rows === 0 ? `no judgments in ${p.slug} yet: wrote an empty file ${opts.out}` : `wrote ${rows} preference pair(s) to ${opts.out}`);

@@ -4,9 +4,9 @@ import type { TDb, TDbHandle } from '@/db/client';
 import { exports, projects } from '@/db/schema';
 import type { TArtifactStore } from '../artifacts/store';
 import { AppError } from '../errors';
-import type { TPreferenceFormat } from '../formats/preference-formats';
+import type { TExportFormat } from '../formats/preference-formats';
 import { inTransaction, jobs } from '../jobs/queue';
-import { streamTrlPreferenceLines } from './trl';
+import { streamExportLines } from './export-lines';
 
 export type TExport = typeof exports.$inferSelect;
 
@@ -14,7 +14,7 @@ export type TExport = typeof exports.$inferSelect;
 export async function requestExport(
   handle: TDbHandle,
   boss: PgBoss,
-  input: { projectId: number; requestedBy: number; format: TPreferenceFormat },
+  input: { projectId: number; requestedBy: number; format: TExportFormat },
 ): Promise<TExport> {
   // Raw SQL on the postgres.js transaction, which pg-boss can share; drizzle cannot wrap it.
   const id = await handle.sql.begin(async (tx) => {
@@ -70,7 +70,7 @@ export async function runExport(handle: TDbHandle, store: TArtifactStore, export
   const key = `exports/${exportFileName(row.export, row.slug)}`;
   let rowCount = 0;
   try {
-    await store.write(key, streamTrlPreferenceLines(handle.sql, row.export.projectId, { format: row.export.format, onRows: (n) => (rowCount += n) }));
+    await store.write(key, streamExportLines(handle.sql, row.export.projectId, row.export.format, { onRows: (n) => (rowCount += n) }));
   } catch (error) {
     const [failed] = await db
       .update(exports)

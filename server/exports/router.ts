@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { PROJECT_ADMIN, requireProjectAccess } from '../auth/access';
 import { authedProcedure, router } from '../trpc';
-import { preferenceFormats } from '../formats/preference-formats';
+import { exportFormats } from '../formats/preference-formats';
 import { listExports, requestExport } from './exports';
 
 const ZProjectRef = z.object({ project: z.string().min(1) });
@@ -12,7 +12,7 @@ export const exportsRouter = router({
     return listExports(ctx.db.db, project.id);
   }),
 
-  request: authedProcedure.input(ZProjectRef.extend({ format: z.enum(preferenceFormats).default('trl') })).mutation(async ({ ctx, input }) => {
+  request: authedProcedure.input(ZProjectRef.extend({ format: z.enum(exportFormats).default('trl') })).mutation(async ({ ctx, input }) => {
     const { project } = await requireProjectAccess(ctx.db.db, ctx.user, input.project, PROJECT_ADMIN);
     return requestExport(ctx.db, await ctx.queue(), { projectId: project.id, requestedBy: ctx.user.id, format: input.format });
   }),

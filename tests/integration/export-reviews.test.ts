@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { leaseComparisons } from '@/server/annotation/lease';
 import { submitJudgment } from '@/server/annotation/submit-judgment';
 import { streamPreferencePairs, type TPreferencePair } from '@/server/exports/preference-pairs';
+import { countSftLines, streamSftLines } from '@/server/exports/sft';
+import { sql } from 'drizzle-orm';
 import { submitReview } from '@/server/quality/reviews';
 import { runCli } from '../helpers/cli';
 import { setupTestDatabase } from '../helpers/db';
@@ -73,9 +75,43 @@ describe('export formats from the command line', () => {
       non_preferred_output: [{ role: 'assistant', content: 'Go away.' }],
     });
     expect(await read('hh-rlhf')).toEqual({ chosen: '\n\nHuman: Hi?\n\nAssistant: Hello!', rejected: '\n\nHuman: Hi?\n\nAssistant: Go away.' });
+    expect(await read('sft')).toEqual({ messages: [{ role: 'user', content: 'Hi?' }, { role: 'assistant', content: 'Hello!' }] });
     expect(await read('trl-implicit')).toEqual({
       chosen: [{ role: 'user', content: 'Hi?' }, { role: 'assistant', content: 'Hello!' }],
       rejected: [{ role: 'user', content: 'Hi?' }, { role: 'assistant', content: 'Go away.' }],
     });
   });
 });
+
+describe('SFT lines', () => {
+  it('take each judgment\'s best response: the edit, a reviewer\'s correction, never a rejected judgment or a tie at the top', async () => {
+    const { handle } = db.current;
+    const [annotator, reviewer] = [await makeUser(handle), await makeUser(handle, 'reviewer')];
+    const project = await makeProject(handle);
+    await handle.db.execute(sql`update projects set allow_ties = true where id = ${project.id}`);
+    const line = (id: string, n = 2) => JSON.stringify({ id, prompt: id, responses: Array.from({ length: n }, (_, i) => ({ content: `${id} ${i}`, model: `m${i}` })) });
+    await importLines(handle, project, [line('edit'), line('corrected'), line('rejected'), line('tie', 3)]);
+    const ids: Record<string, number> = {};
+    for (let k = 0; k < 4; k++) {
+      const [item] = await leaseComparisons(handle.db, { projectId: project.id, annotatorId: annotator.id, leaseSeconds: 900, want: 1 });
+      const name = item!.prompt[0]!.content;
+      const first = item!.responses.findIndex((r) => r.messages[0]!.content.endsWith(' 0'));
+      const verdict =
+        name === 'tie'
+          ? { ranking: [[0, 1], [2]] }
+          : { chosenPosition: first, strength: 'better' as const, edit: name === 'edit' ? 'edit, rewritten' : undefined };
+      ids[name] = (await submitJudgment(handle.db, { annotatorId: annotator.id, assignmentId: item!.assignmentId, clientSubmissionId: crypto.randomUUID(), timeSpentMs: 1, ...verdict })).judgmentId;
+    }
+    await submitReview(handle.db, { projectId: project.id, reviewerId: reviewer.id, judgmentId: ids.rejected!, decision: 'reject' });
+    await submitReview(handle.db, { projectId: project.id, reviewerId: reviewer.id, judgmentId: ids.corrected!, decision: 'correct', correctedChoice: 1, correctedStrength: 'better' });
+    let text = '';
+    for await (const chunk of streamSftLines(handle.sql, project.id)) text += chunk;
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { messages: { content: string }[] });
+    expect(lines.map((l) => l.messages.map((m) => m.content))).toEqual([
+      ['edit', 'edit, rewritten'],
+      ['corrected', 'corrected 1'],
+    ]);
+    expect(await countSftLines(handle.sql, project.id)).toBe(2);
+  });
+});
+

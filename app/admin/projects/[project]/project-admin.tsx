@@ -4,7 +4,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useRef, useState } from 'react';
 import { useTRPC } from '@/app/_trpc/client';
-import { preferenceFormats, type TPreferenceFormat } from '@/server/formats/preference-formats';
+import { exportFormats, type TExportFormat } from '@/server/formats/preference-formats';
 import { LiveModels } from './live-models';
 import { GuidelinesEditor } from './guidelines-editor';
 import { SettingsPanel } from './settings-panel';
@@ -161,16 +161,17 @@ function ImportPanel({ project }: { project: string }) {
   );
 }
 
-const formatLabels: Record<TPreferenceFormat, string> = {
+const formatLabels: Record<TExportFormat, string> = {
   trl: 'TRL preference JSONL',
   'trl-implicit': 'TRL implicit-prompt JSONL',
   openai: 'OpenAI preference JSONL',
   'hh-rlhf': 'HH-RLHF JSONL',
+  sft: 'SFT messages JSONL',
 };
 
 function ExportPanel({ project }: { project: string }) {
   const trpc = useTRPC();
-  const [format, setFormat] = useState<TPreferenceFormat>('trl');
+  const [format, setFormat] = useState<TExportFormat>('trl');
   const queryClient = useQueryClient();
   const list = useQuery({
     ...trpc.exports.list.queryOptions({ project }),
@@ -186,8 +187,8 @@ function ExportPanel({ project }: { project: string }) {
         <h2 className="font-semibold">Exports</h2>
         <label className="ml-auto text-sm">
           <span className="sr-only">Format</span>
-          <select value={format} onChange={(e) => setFormat(e.target.value as TPreferenceFormat)} className="rounded border border-slate-300 px-2 py-1.5 text-sm">
-            {preferenceFormats.map((f) => (
+          <select value={format} onChange={(e) => setFormat(e.target.value as TExportFormat)} className="rounded border border-slate-300 px-2 py-1.5 text-sm">
+            {exportFormats.map((f) => (
               <option key={f} value={f}>
                 {formatLabels[f]}
               </option>
