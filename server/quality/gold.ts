@@ -38,7 +38,7 @@ export async function unmarkGold(db: TDb, input: { projectId: number; comparison
 }
 
 /** Per annotator: gold items answered, answered correctly (choice, and strength when asked). */
-export async function goldAccuracyByAnnotator(db: TDb, projectId: number): Promise<TGoldAccuracy[]> {
+export async function goldAccuracyByAnnotator(db: TDb, projectId: number, annotatorId?: number): Promise<TGoldAccuracy[]> {
   const rows = await db.execute<{ annotator_id: string; answered: number; correct: number; threshold: number; min_items: number }>(sql`
     select j.annotator_id, count(*)::int as answered,
       count(*) filter (where cr.position = c.gold_choice
@@ -49,6 +49,7 @@ export async function goldAccuracyByAnnotator(db: TDb, projectId: number): Promi
     join ${comparisonResponses} cr on cr.comparison_id = c.id and cr.response_id = j.chosen_response_id
     join projects p on p.id = j.project_id
     where j.project_id = ${projectId} and c.gold_choice is not null
+      and (${annotatorId ?? null}::bigint is null or j.annotator_id = ${annotatorId ?? null}::bigint)
     group by j.annotator_id, p.gold_threshold, p.gold_min_items
     order by j.annotator_id`);
   return rows.map((r) => {
@@ -61,6 +62,7 @@ export async function goldAccuracyByAnnotator(db: TDb, projectId: number): Promi
 export async function isPausedByGold(db: TDb, input: { projectId: number; annotatorId: number }): Promise<boolean> {
   const [project] = await db.execute<{ pause: boolean }>(sql`select pause_below_gold as pause from projects where id = ${input.projectId}`);
   if (!project?.pause) return false;
-  const mine = (await goldAccuracyByAnnotator(db, input.projectId)).find((g) => g.annotatorId === input.annotatorId);
+  // On every lease when pausing is on: only this annotator's gold answers, not the project's.
+  const [mine] = await goldAccuracyByAnnotator(db, input.projectId, input.annotatorId);
   return mine?.flagged ?? false;
 }

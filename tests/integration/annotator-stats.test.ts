@@ -1,4 +1,3 @@
-import { TRPCError } from '@trpc/server';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leaseComparisons, type TLeasedComparison } from '@/server/annotation/lease';
@@ -13,6 +12,7 @@ import { markGold } from '@/server/quality/gold';
 import type { TSessionUser } from '@/server/users/schemas';
 import { setupTestDatabase } from '../helpers/db';
 import { callerFor, comparisonLines, importLines, makeProject, makeUser, stopSharedQueue } from '../helpers/factories';
+import { trpcRefusal as refusal } from '../helpers/refusal';
 
 const db = setupTestDatabase();
 afterAll(() => stopSharedQueue());
@@ -63,15 +63,6 @@ function decider(timeMs: (n: number) => number, pairVerdict: (i: number, texts: 
 /** The shown position of the first response as imported ("... from m1"). */
 const m1At = (texts: string[]) => texts.findIndex((t) => t.endsWith('from m1'));
 const cycle = (i: number): TStrength => strengths[i % 4]!;
-
-async function refusal(call: Promise<unknown>): Promise<TRPCError['code']> {
-  const error = await call.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error, 'expected the call to be refused').toBeInstanceOf(TRPCError);
-  return (error as TRPCError).code;
-}
 
 let project: TProject;
 const users = {} as Record<'careful' | 'fast' | 'lefty' | 'mono' | 'skipper' | 'idle' | 'reviewer' | 'admin' | 'outsider' | 'platformAdmin', TSessionUser>;

@@ -12,6 +12,7 @@ import { setupTestDatabase } from '../helpers/db';
 import { callerFor, makeProject, makeUser, stopSharedQueue } from '../helpers/factories';
 import { runCli } from '../helpers/cli';
 import { startFakeOpenAi, type TFakeOpenAi } from '../helpers/fake-openai';
+import { refusalCode as refusal } from '../helpers/refusal';
 
 const db = setupTestDatabase();
 const KEY = 'sk-live-test-0123456789-secret';
@@ -74,15 +75,6 @@ async function answeredTurn(user: TSessionUser, message: string, parentTurnId?: 
   const sides = await Promise.all([streamSide(user, turnId, 0), streamSide(user, turnId, 1)]);
   const item = await caller(user).live.finalizeTurn({ turnId });
   return { turnId, sides, item };
-}
-
-async function refusal(call: Promise<unknown>): Promise<string> {
-  const error = await call.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  if (!error) throw new Error('expected the call to be refused');
-  return error instanceof TRPCError ? error.code : ((error as { code?: string }).code ?? String(error));
 }
 
 beforeAll(async () => {

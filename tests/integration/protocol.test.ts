@@ -14,6 +14,7 @@ import type { TCreateProject } from '@/server/projects/schemas';
 import type { TSessionUser } from '@/server/users/schemas';
 import { setupTestDatabase } from '../helpers/db';
 import { importLines, makeUser } from '../helpers/factories';
+import { refusal } from '../helpers/refusal';
 
 const db = setupTestDatabase();
 
@@ -60,18 +61,6 @@ function submit(annotator: TSessionUser, item: TLeasedComparison, verdict: TVerd
 /** Ranks texts (groups of texts, best first) as shown positions of `item`. */
 function ranking(item: TLeasedComparison, groups: string[][]): number[][] {
   return groups.map((g) => g.map((text) => at(item, text)));
-}
-
-/** The AppError a call is refused with, checked to have `code` (and `field`). */
-async function refusal(call: Promise<unknown>, code: AppError['code'], field?: string): Promise<AppError> {
-  const error = await call.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error, 'expected the call to be refused').toBeInstanceOf(AppError);
-  expect((error as AppError).code).toBe(code);
-  if (field !== undefined) expect((error as AppError).field).toBe(field);
-  return error as AppError;
 }
 
 async function exportPairs(project: TProject): Promise<TPreferencePair[]> {

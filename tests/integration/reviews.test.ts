@@ -3,7 +3,6 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leaseComparisons } from '@/server/annotation/lease';
 import { submitJudgment } from '@/server/annotation/submit-judgment';
-import { AppError } from '@/server/errors';
 import type { TProject } from '@/server/projects/projects';
 import { consensusForProject } from '@/server/quality/consensus';
 import { reviewQueue, reviewSampleCondition, reviewStats, submitReview, type TReviewItem } from '@/server/quality/reviews';
@@ -11,23 +10,13 @@ import type { TSessionUser } from '@/server/users/schemas';
 import { setupTestDatabase } from '../helpers/db';
 import { callerFor, comparisonLines, importLines, makeProject, makeUser, stopSharedQueue } from '../helpers/factories';
 import { castVote, comparisonId } from '../helpers/votes';
+import { refusal } from '../helpers/refusal';
 
 const db = setupTestDatabase();
 
 afterAll(async () => {
   await stopSharedQueue();
 });
-
-async function refusal(call: Promise<unknown>, code: AppError['code'], field?: string): Promise<AppError> {
-  const error = await call.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error, 'expected the call to be refused').toBeInstanceOf(AppError);
-  expect((error as AppError).code).toBe(code);
-  if (field !== undefined) expect((error as AppError).field).toBe(field);
-  return error as AppError;
-}
 
 async function trpcRefusal(call: Promise<unknown>): Promise<TRPCError> {
   const error = await call.then(

@@ -5,7 +5,8 @@ import { Conversation, ResponseMessage } from '@/app/_components/messages';
 import { judgmentFlags, type TJudgmentFlag } from '@/db/schema/constants';
 import type { TMessage } from '@/db/schema';
 import type { TLeasedComparison } from '@/server/annotation/lease';
-import { strengthLabels, strengths, type TStrength } from '@/server/annotation/strengths';
+import { strengths, type TStrength } from '@/server/annotation/strengths';
+import { StrengthButtons } from '@/app/_components/strength-buttons';
 import { EditPanel } from './edit-panel';
 import { fitStrengths, isComplete, removeLast, tieWithLast, togglePlace, type TGroups } from './ranking';
 import { RankingBar } from './ranking-bar';
@@ -193,18 +194,7 @@ export function JudgeComparison({
           <fieldset className="flex flex-wrap items-center gap-2">
             <legend className="sr-only">Strength of preference</legend>
             <span className="mr-2 text-sm text-slate-600">{chosen === null ? 'Choose a response, then how much better it is:' : `Response ${sideLetters[chosen]} is…`}</span>
-            {strengths.map((s, i) => (
-              <button
-                key={s}
-                type="button"
-                aria-pressed={strength === s}
-                onClick={() => setStrength(s)}
-                className={`rounded px-3 py-1.5 text-sm ${strength === s ? 'bg-blue-600 text-white' : 'border border-slate-300 hover:bg-slate-50'}`}
-              >
-                <kbd className="mr-1 text-xs opacity-70">{i + 1}</kbd>
-                {strengthLabels[s]}
-              </button>
-            ))}
+            <StrengthButtons value={strength} onChange={setStrength} />
           </fieldset>
         ) : (
           <RankingBar

@@ -4,6 +4,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { Conversation, MessageBody, ResponseMessage } from '@/app/_components/messages';
+import { StrengthButtons } from '@/app/_components/strength-buttons';
 import { trpcCode, useTRPC } from '@/app/_trpc/client';
 import type { TJudgmentFlag } from '@/db/schema';
 import { strengthLabels, strengths, type TStrength } from '@/server/annotation/strengths';
@@ -292,18 +293,7 @@ function ReviewItem({ item, onDecide, onSkip, canSkip }: { item: TReviewItem; on
           <fieldset className="flex flex-wrap items-center gap-2">
             <legend className="sr-only">Corrected strength</legend>
             <span className="mr-2 text-sm text-slate-600">{choice === null ? 'Choose the better response (← / →), then how much better:' : `${sideNames[choice]} is…`}</span>
-            {strengths.map((s, i) => (
-              <button
-                key={s}
-                type="button"
-                aria-pressed={strength === s}
-                onClick={() => setStrength(s)}
-                className={`rounded px-3 py-1.5 text-sm ${strength === s ? 'bg-blue-700 text-white' : 'border border-slate-300 hover:bg-slate-50'}`}
-              >
-                <kbd className="mr-1 text-xs opacity-70">{i + 1}</kbd>
-                {strengthLabels[s]}
-              </button>
-            ))}
+            <StrengthButtons value={strength} onChange={setStrength} selectedClass="bg-blue-700 text-white" />
             {sameAsAnnotator && <span className="text-sm text-amber-800">That is the annotator’s verdict: accept it instead.</span>}
           </fieldset>
         )}
