@@ -3,7 +3,7 @@ import { projects } from './projects';
 import { users } from './users';
 
 export const exportStatus = pgEnum('export_status', ['queued', 'running', 'succeeded', 'failed']);
-export const exportFormat = pgEnum('export_format', ['trl', 'trl-implicit', 'openai', 'hh-rlhf', 'sft']);
+export const exportFormat = pgEnum('export_format', ['trl', 'trl-implicit', 'openai', 'hh-rlhf', 'sft', 'parquet']);
 
 /** An export requested in the UI and produced by the worker into the artifact store. */
 export const exports = pgTable(

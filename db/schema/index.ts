@@ -6,3 +6,5 @@ export * from './exports';
 export * from './models';
 export * from './live';
 export * from './enums';
+export * from './datasets';
+export * from './api-tokens';

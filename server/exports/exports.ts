@@ -70,7 +70,8 @@ export async function runExport(handle: TDbHandle, store: TArtifactStore, export
   const key = `exports/${exportFileName(row.export, row.slug)}`;
   let rowCount = 0;
   try {
-    await store.write(key, streamExportLines(handle.sql, row.export.projectId, row.export.format, { onRows: (n) => (rowCount += n) }));
+    if (row.export.format === 'parquet') throw new Error('Parquet project exports are not available yet');
+    await store.write(key, streamExportLines(handle.sql, row.export.projectId, row.export.format as TExportFormat, { onRows: (n) => (rowCount += n) }));
   } catch (error) {
     const [failed] = await db
       .update(exports)
