@@ -1,4 +1,5 @@
 import { annotationRouter } from './annotation/router';
+import { datasetsRouter } from './datasets/router';
 import { exportsRouter } from './exports/router';
 import { liveRouter } from './live/router';
 import { modelsRouter } from './models/router';
@@ -19,6 +20,7 @@ export const appRouter = router({
   reviews: reviewsRouter,
   models: modelsRouter,
   live: liveRouter,
+  datasets: datasetsRouter,
 });
 
 export type TAppRouter = typeof appRouter;

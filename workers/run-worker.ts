@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { TDbHandle } from '@/db/client';
 import type { TArtifactStore } from '@/server/artifacts/store';
 import { createBoss, DEAD_LETTER_QUEUE, ensureQueues } from '@/server/jobs/queue';
+import { buildDatasetJob } from './jobs/build-dataset';
 import { countTokensJob } from './jobs/count-tokens';
 import { exportProjectJob } from './jobs/export-project';
 
@@ -17,7 +18,7 @@ export interface TWorkerDeps {
   store: TArtifactStore;
 }
 
-const definitions: TJobDefinition<z.ZodType>[] = [exportProjectJob as TJobDefinition<z.ZodType>, countTokensJob as TJobDefinition<z.ZodType>];
+const definitions: TJobDefinition<z.ZodType>[] = [exportProjectJob, countTokensJob, buildDatasetJob] as TJobDefinition<z.ZodType>[];
 
 export interface TRunningWorker {
   boss: PgBoss;

@@ -31,6 +31,8 @@ export const datasetVersions = pgTable(
     createdBy: bigint({ mode: 'number' }).references(() => users.id, { onDelete: 'set null' }),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
     startedAt: timestamp({ withTimezone: true }),
+    /** Renewed by the running build: a build whose heartbeat stopped (a killed worker) may be taken over. */
+    heartbeatAt: timestamp({ withTimezone: true }),
     finishedAt: timestamp({ withTimezone: true }),
   },
   (t) => [index('dataset_versions_created_idx').on(t.createdAt)],

@@ -29,6 +29,10 @@ export interface TPreferencePair {
 
 interface TRow {
   judgment_id: string;
+  prompt_hash: string;
+  effective_choice: number | null;
+  consensus_choice: number | null;
+  consensus_strength: TStrength | null;
   comparison_id: string;
   external_id: string | null;
   annotator_id: string;
@@ -80,7 +84,27 @@ function relation(row: TRow, hi: number, lo: number, hiRank: number, loRank: num
 export interface TPairOptions {
   /** Leave out these annotators' judgments (e.g. those flagged by gold accuracy). */
   excludeAnnotators?: number[];
+  /** More conditions on the judgment (`j`), comparison (`c`), prompt (`p`) and ranks (`hi`, `lo`). */
+  where?: postgres.PendingQuery<postgres.Row[]>;
+  /**
+   * Which pairs a ranking gives: every ordered pair of different ranks (default, as in the
+   * exports), adjacent ranks only, or the best response against each of the others.
+   */
+  expansion?: TExpansion;
+  /**
+   * A temporary table (comparison_id, choice, strength) of consensus verdicts on the same
+   * connection: pair comparisons then give one chosen>rejected pair each, with the consensus
+   * strength, from the first judgment that agrees; edit pairs come from agreeing judgments
+   * only; ties give nothing. Rankings have no consensus and keep every judgment.
+   */
+  consensusTable?: string;
 }
+
+export const expansions = ['all', 'adjacent', 'top'] as const;
+export type TExpansion = (typeof expansions)[number];
+
+/** A pair with the content hash of its prompt (for splits and dedup; not part of any export). */
+export type TSelectedPair = TPreferencePair & { promptHash: string };
 
 // Judgments a reviewer rejected are left out; corrections are applied in streamPreferencePairs.
 const pairsQuery = (sql: postgres.Sql, projectId: number, options: TPairOptions = {}) => sql`
@@ -92,8 +116,17 @@ const pairsQuery = (sql: postgres.Sql, projectId: number, options: TPairOptions 
   join responses cr on cr.id = hi.response_id
   join responses rr on rr.id = lo.response_id
   left join reviews rv on rv.judgment_id = j.id
+  ${options.consensusTable ? sql`left join ${sql(options.consensusTable)} k on k.comparison_id = j.comparison_id` : sql``}
   where j.project_id = ${projectId} and (rv.decision is null or rv.decision <> 'reject')
-    and not (j.annotator_id = any(${`{${(options.excludeAnnotators ?? []).map((id) => Math.trunc(id)).join(',')}}`}::bigint[]))`;
+    and not (j.annotator_id = any(${`{${(options.excludeAnnotators ?? []).map((id) => Math.trunc(id)).join(',')}}`}::bigint[]))
+    ${expansionCondition(sql, options.expansion ?? 'all')}
+    ${options.where ? sql`and ${options.where}` : sql``}`;
+
+function expansionCondition(sql: postgres.Sql, expansion: TExpansion) {
+  if (expansion === 'top') return sql`and hi.rank = (select min(t.rank) from judgment_ranks t where t.judgment_id = j.id)`;
+  if (expansion === 'adjacent') return sql`and lo.rank = (select min(t.rank) from judgment_ranks t where t.judgment_id = j.id and t.rank > hi.rank)`;
+  return sql``;
+}
 
 export async function countPreferencePairs(sql: postgres.Sql, projectId: number, options: TPairOptions = {}): Promise<number> {
   const [row] = await sql<{ n: number }[]>`select count(*)::int as n ${pairsQuery(sql, projectId, options)}`;
@@ -109,9 +142,17 @@ export async function* streamPreferencePairs(
   sql: postgres.Sql,
   projectId: number,
   options: { batchSize?: number } & TPairOptions = {},
-): AsyncGenerator<TPreferencePair[]> {
+): AsyncGenerator<TSelectedPair[]> {
+  const consensus = options.consensusTable
+    ? sql`k.choice as consensus_choice, k.strength as consensus_strength,`
+    : sql`null::int as consensus_choice, null::preference_strength as consensus_strength,`;
+  // Comparisons whose chosen>rejected pair has been given already (consensus mode only).
+  const given = new Set<number>();
   const cursor = sql<TRow[]>`
-    select j.id as judgment_id, j.comparison_id, c.external_id, j.annotator_id, j.flags, j.strength, j.rank_strengths,
+    select j.id as judgment_id, p.content_hash as prompt_hash, ${consensus}
+      case when rv.decision = 'correct' then rv.corrected_choice
+        else (select x.position from comparison_responses x where x.comparison_id = j.comparison_id and x.response_id = j.chosen_response_id) end
+        as effective_choice, j.comparison_id, c.external_id, j.annotator_id, j.flags, j.strength, j.rank_strengths,
       j.edited_response_id is not null as has_edit, j.chosen_position is not null as is_pair, j.guidelines_version,
       p.messages as prompt, hi.rank as hi_rank, lo.rank as lo_rank,
       cr.messages as chosen, cr.model as chosen_model, cr.origin as chosen_origin,
@@ -123,7 +164,9 @@ export async function* streamPreferencePairs(
     ${pairsQuery(sql, projectId, options)}
     order by j.id, hi.rank, lo.rank, hi.response_id, lo.response_id`.cursor(options.batchSize ?? 500);
   for await (const rows of cursor) {
-    yield rows.map((row) => {
+    const kept = options.consensusTable ? rows.filter((row) => agreesWithConsensus(row, given)) : rows;
+    if (kept.length === 0) continue;
+    yield kept.map((row) => {
       // Ranks without the edit's place, for the ranking's own strengths and names.
       const offset = row.has_edit ? 1 : 0;
       const hi = row.hi_rank - offset;
@@ -136,6 +179,7 @@ export async function* streamPreferencePairs(
         ? { chosen: row.rejected, rejected: row.chosen, chosen_model: row.rejected_model, rejected_model: row.chosen_model, chosen_origin: row.rejected_origin, rejected_origin: row.chosen_origin }
         : { chosen: row.chosen, rejected: row.rejected, chosen_model: row.chosen_model, rejected_model: row.rejected_model, chosen_origin: row.chosen_origin, rejected_origin: row.rejected_origin };
       return {
+        promptHash: row.prompt_hash,
         prompt: row.prompt,
         chosen: pair.chosen,
         rejected: pair.rejected,
@@ -144,7 +188,14 @@ export async function* streamPreferencePairs(
           comparison_id: Number(row.comparison_id),
           comparison_external_id: row.external_id,
           annotator_id: Number(row.annotator_id),
-          strength: corrected ? row.corrected_strength : hi >= 1 ? pairStrength(row, hi, lo) : null,
+          strength:
+            options.consensusTable && row.is_pair && row.choice_pair
+              ? row.consensus_strength
+              : corrected
+                ? row.corrected_strength
+                : hi >= 1
+                  ? pairStrength(row, hi, lo)
+                  : null,
           relation: relation(row, hi, lo, row.hi_rank, row.lo_rank),
           flags: row.flags,
           chosen_model: pair.chosen_model,
@@ -157,4 +208,18 @@ export async function* streamPreferencePairs(
       };
     });
   }
+}
+
+/**
+ * Consensus mode (see TPairOptions.consensusTable): whether a pair row stays. Rows come in
+ * judgment order, so "the first agreeing judgment" is the first one seen.
+ */
+function agreesWithConsensus(row: TRow, given: Set<number>): boolean {
+  if (!row.is_pair) return true;
+  if (row.consensus_choice === null || row.effective_choice !== row.consensus_choice) return false;
+  if (!row.choice_pair) return true;
+  const comparisonId = Number(row.comparison_id);
+  if (given.has(comparisonId)) return false;
+  given.add(comparisonId);
+  return true;
 }

@@ -44,7 +44,8 @@ export function toHhTranscript(messages: TMessage[]): string {
 export function formatPreferencePair(pair: TPreferencePair, format: TPreferenceFormat): object {
   switch (format) {
     case 'trl':
-      return pair;
+      // Named fields: a selected pair carries internal fields (its prompt hash) that no file should.
+      return { prompt: pair.prompt, chosen: pair.chosen, rejected: pair.rejected, metadata: pair.metadata };
     case 'trl-implicit':
       return { chosen: [...pair.prompt, ...pair.chosen], rejected: [...pair.prompt, ...pair.rejected] };
     case 'openai':

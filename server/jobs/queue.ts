@@ -6,6 +6,7 @@ import { z } from 'zod';
 export const jobs = {
   exportProject: { name: 'export-project', payload: z.object({ exportId: z.number().int().positive() }) },
   countTokens: { name: 'count-tokens', payload: z.object({ projectId: z.number().int().positive() }) },
+  buildDataset: { name: 'build-dataset', payload: z.object({ versionId: z.number().int().positive() }) },
 } as const;
 export const DEAD_LETTER_QUEUE = 'dead-letter';
 

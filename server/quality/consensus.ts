@@ -249,3 +249,12 @@ export async function countConflicts(db: TDb, projectId: number): Promise<number
   const [row] = await db.execute<{ n: number }>(sql`select count(*)::int as n from (${conflictingComparisonsSql(projectId)}) x`);
   return row?.n ?? 0;
 }
+
+/**
+ * Majority-rule verdicts of a project's pair comparisons, as a subquery: comparison_id, choice
+ * (canonical position; null on a tie) and strength. `only` narrows the votes (a condition on
+ * `j`), so that a dataset's filters also decide who votes.
+ */
+export function consensusVerdictsSql(projectId: number, only?: SQL): SQL {
+  return sql`select t.comparison_id, ${verdictColumns} from (${tallySql(votesSql(projectId, null, only))}) t`;
+}

@@ -1,0 +1,30 @@
+import { requireProjectBySlug } from '../projects/projects';
+import { authedProcedure, router } from '../trpc';
+import { adminProjectIds, requireProjectsAllowed, requireVersionAccess } from './access';
+import { cancelDatasetVersion, listDatasetVersions, parseSpec, requestDatasetVersion, requireDatasetVersion, resolveSpecProjects } from './datasets';
+import { ZBuildDatasetVersion, ZListDatasetVersions, ZVersionRef } from './schemas';
+
+export const datasetsRouter = router({
+  list: authedProcedure.input(ZListDatasetVersions).query(async ({ ctx, input }) => {
+    const allowed = await adminProjectIds(ctx.db.db, ctx.user);
+    const project = input.project ? (await requireProjectBySlug(ctx.db.db, input.project)).id : null;
+    return listDatasetVersions(ctx.db.db, { visibleProjects: allowed, limit: input.limit, before: input.before, project });
+  }),
+
+  get: authedProcedure.input(ZVersionRef).query(async ({ ctx, input }) => {
+    await requireVersionAccess(ctx.db.db, await adminProjectIds(ctx.db.db, ctx.user), input.version);
+    return requireDatasetVersion(ctx.db.db, input.version);
+  }),
+
+  build: authedProcedure.input(ZBuildDatasetVersion).mutation(async ({ ctx, input }) => {
+    const spec = parseSpec(input.spec);
+    const projectIds = await resolveSpecProjects(ctx.db.db, spec);
+    requireProjectsAllowed(await adminProjectIds(ctx.db.db, ctx.user), projectIds, spec.projects);
+    return requestDatasetVersion(ctx.db, await ctx.queue(), { name: input.name, spec, projectIds, createdBy: ctx.user.id });
+  }),
+
+  cancel: authedProcedure.input(ZVersionRef).mutation(async ({ ctx, input }) => {
+    await requireVersionAccess(ctx.db.db, await adminProjectIds(ctx.db.db, ctx.user), input.version);
+    return cancelDatasetVersion(ctx.db.db, input.version);
+  }),
+});

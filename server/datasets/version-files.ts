@@ -1,0 +1,90 @@
+import type { TMessage } from '@/db/schema';
+import type { TArtifactStore } from '../artifacts/store';
+import type { TPreferencePair } from '../exports/preference-pairs';
+import { formatPreferencePair, preferenceFormats, type TPreferenceFormat } from '../formats/preference-formats';
+import { readLines } from '../imports/read-lines';
+import type { TDatasetSpec } from './spec';
+import type { TSplit } from './split';
+import type { TVersionCounts, TVersionSummary } from './statistics';
+
+/** Where a version's files live in the artifact store. */
+export function versionKeys(versionId: number) {
+  const prefix = `datasets/${versionId}/`;
+  return { prefix, pairs: `${prefix}pairs.jsonl`, manifest: `${prefix}manifest.json`, dedupReport: `${prefix}dedup-report.jsonl` };
+}
+
+/** One line of a version's canonical pairs file: TRL's explicit-prompt columns, the split, and provenance. */
+export interface TCanonicalLine {
+  split: TSplit;
+  prompt: TMessage[];
+  chosen: TMessage[];
+  rejected: TMessage[];
+  metadata: TPreferencePair['metadata'] & { project: string; prompt_hash: string };
+}
+
+export interface TVersionManifest {
+  id: number;
+  name: string;
+  spec: TDatasetSpec;
+  /** sha256 over the canonical spec and the pairs file: same spec over the same data, same hash. */
+  contentHash: string;
+  counts: TVersionCounts;
+  dropped: { strength: number; unrated: number; model: number; dedup: number; dedupPrompts: number };
+  statistics: TVersionSummary;
+  files: { key: string; bytes: number; description: string }[];
+  lineage: { projects: { id: number; slug: string; name: string }[]; judgments: number; judgmentTable: string };
+  builtBy: { id: number; email: string; name: string | null } | null;
+  requestedAt: string;
+  builtAt: string;
+}
+
+/** What a version can be downloaded as: every preference format, and SFT. */
+export const versionFormats = [...preferenceFormats, 'sft'] as const;
+export type TVersionFormat = (typeof versionFormats)[number];
+export const versionSplits = ['train', 'test', 'all'] as const;
+export type TVersionSplit = (typeof versionSplits)[number];
+
+/** The canonical lines of a version, one split or both, streamed from the artifact store. */
+export async function* readCanonicalLines(store: TArtifactStore, versionId: number, split: TVersionSplit): AsyncGenerator<TCanonicalLine> {
+  for await (const { text } of readLines(await store.read(versionKeys(versionId).pairs))) {
+    if (!text) continue;
+    const line = JSON.parse(text) as TCanonicalLine;
+    if (split === 'all' || line.split === split) yield line;
+  }
+}
+
+/**
+ * SFT lines from preference pairs: per judgment, the first pair whose chosen response is the
+ * judgment's best (the edit, the chosen one of a pair, or rank 1 of a ranking).
+ */
+function isBestPair(relation: string): boolean {
+  return relation.startsWith('edited>') || relation === 'chosen>rejected' || relation.startsWith('rank 1>');
+}
+
+/** A version's lines in a trainer format, streamed in constant memory (chunks of about 256 lines). */
+export async function* streamVersionExport(
+  store: TArtifactStore,
+  versionId: number,
+  options: { format: TVersionFormat; split: TVersionSplit; onRows?: (rows: number) => void },
+): AsyncGenerator<string> {
+  let chunk = '';
+  let rows = 0;
+  let lastJudgment: number | null = null;
+  for await (const line of readCanonicalLines(store, versionId, options.split)) {
+    if (options.format === 'sft') {
+      if (line.metadata.judgment_id === lastJudgment || !isBestPair(line.metadata.relation)) continue;
+      lastJudgment = line.metadata.judgment_id;
+      chunk += JSON.stringify({ messages: [...line.prompt, ...line.chosen] }) + '\n';
+    } else {
+      chunk += JSON.stringify(formatPreferencePair(line, options.format as TPreferenceFormat)) + '\n';
+    }
+    rows += 1;
+    if (rows % 256 === 0) {
+      options.onRows?.(256);
+      yield chunk;
+      chunk = '';
+    }
+  }
+  options.onRows?.(rows % 256);
+  if (chunk) yield chunk;
+}
