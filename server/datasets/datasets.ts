@@ -49,7 +49,7 @@ export async function requestDatasetVersion(
   if (name.length > 200) throw new AppError('BAD_REQUEST', 'the name is longer than 200 characters', { field: 'name' });
   const id = await handle.sql.begin(async (tx) => {
     const [row] = await tx<{ id: string }[]>`
-      insert into dataset_versions (name, spec, created_by) values (${name}, ${tx.json(input.spec as never)}, ${input.createdBy}) returning id`;
+      insert into dataset_versions (name, spec, created_by) values (${name}, ${JSON.stringify(input.spec)}::jsonb, ${input.createdBy}) returning id`;
     const versionId = Number(row!.id);
     await tx`insert into dataset_version_projects (version_id, project_id) select ${versionId}, unnest(${input.projectIds}::bigint[])`;
     const jobId = await boss.send(jobs.buildDataset.name, { versionId }, { db: inTransaction(tx), singletonKey: `dataset-${versionId}` });

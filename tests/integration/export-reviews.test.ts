@@ -16,7 +16,7 @@ const db = setupTestDatabase();
 
 async function pairs(projectId: number, excludeAnnotators: number[] = []): Promise<TPreferencePair[]> {
   const out: TPreferencePair[] = [];
-  for await (const batch of streamPreferencePairs(db.current.handle.sql, projectId, { excludeAnnotators })) out.push(...batch);
+  for await (const batch of streamPreferencePairs(db.current.handle.sql, projectId, { excludeAnnotators })) out.push(...batch.map(({ promptHash: _, ...pair }) => pair));
   return out;
 }
 

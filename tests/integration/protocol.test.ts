@@ -65,7 +65,8 @@ function ranking(item: TLeasedComparison, groups: string[][]): number[][] {
 
 async function exportPairs(project: TProject): Promise<TPreferencePair[]> {
   const pairs: TPreferencePair[] = [];
-  for await (const batch of streamPreferencePairs(db.current.handle.sql, project.id)) pairs.push(...batch);
+  // The prompt hash travels with each pair for dataset splits; it is not part of a pair's content.
+  for await (const batch of streamPreferencePairs(db.current.handle.sql, project.id)) pairs.push(...batch.map(({ promptHash: _, ...pair }) => pair));
   // The TRL file is the same pairs, one JSON object a line, and the count agrees.
   let text = '';
   for await (const chunk of streamTrlPreferenceLines(db.current.handle.sql, project.id)) text += chunk;

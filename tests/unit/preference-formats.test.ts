@@ -21,7 +21,7 @@ const pair: TPreferencePair = {
 
 describe('preference export formats', () => {
   it('TRL keeps the explicit prompt and the metadata column', () => {
-    expect(formatPreferencePair(pair, 'trl')).toBe(pair);
+    expect(formatPreferencePair(pair, 'trl')).toEqual(pair);
   });
 
   it('TRL implicit prompt puts the prompt inside chosen and rejected', () => {
