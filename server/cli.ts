@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { progressBar, readSecretFromStdin, reportCliError, withDatabase } from './cli-support';
 import { env } from './env';
 import { AppError } from './errors';
-import { countExportLines, streamExportLines } from './exports/export-lines';
+import { countExportLines, streamExport } from './exports/export-lines';
 import { saveGuidelines } from './guidelines/guidelines';
 import { exportFormats, type TExportFormat } from './formats/preference-formats';
 import type { TStrength } from './annotation/strengths';
@@ -212,7 +212,7 @@ program
   .description('export a project’s judgments')
   .requiredOption('--project <slug>', 'project slug')
   .addOption(new Option('--format <format>', 'output format').choices([...exportFormats]).default('trl'))
-  .requiredOption('--out <file>', 'output file (JSONL)')
+  .requiredOption('--out <file>', 'output file (JSONL; a Parquet file with --format parquet)')
   .option('--exclude-flagged', 'leave out annotators flagged by gold accuracy', false)
   .action(async (opts: { project: string; format: TExportFormat; out: string; excludeFlagged: boolean }) => {
     await withDatabase(async ({ db, sql }) => {
@@ -222,10 +222,11 @@ program
       const bar = progressBar('export', 'pairs');
       bar.start(total, 0);
       let rows = 0;
-      const lines = streamExportLines(sql, p.id, opts.format, { excludeAnnotators, onRows: (n) => bar.update((rows += n)) });
-      await pipeline(Readable.from(lines), createWriteStream(opts.out));
+      const chunks = streamExport(sql, p.id, opts.format, { excludeAnnotators, onRows: (n) => bar.update((rows += n)) });
+      await pipeline(Readable.from(chunks), createWriteStream(opts.out));
       bar.stop();
-      console.log(rows === 0 ? `no judgments in ${p.slug} yet: wrote an empty file ${opts.out}` : `wrote ${rows} preference pair(s) to ${opts.out}`);
+      const empty = opts.format === 'parquet' ? 'a Parquet file with no rows' : 'an empty file';
+      console.log(rows === 0 ? `no judgments in ${p.slug} yet: wrote ${empty} ${opts.out}` : `wrote ${rows} preference pair(s) to ${opts.out}`);
     });
   });
 

@@ -6,7 +6,7 @@ import type { TArtifactStore } from '../artifacts/store';
 import { AppError } from '../errors';
 import type { TExportFormat } from '../formats/preference-formats';
 import { inTransaction, jobs } from '../jobs/queue';
-import { streamExportLines } from './export-lines';
+import { exportExtension, streamExport } from './export-lines';
 
 export type TExport = typeof exports.$inferSelect;
 
@@ -49,7 +49,7 @@ export async function getExportWithProject(db: TDb, exportId: number): Promise<{
 }
 
 export function exportFileName(row: Pick<TExport, 'id' | 'format'>, projectSlug: string): string {
-  return `${projectSlug}-${row.format}-${row.id}.jsonl`;
+  return `${projectSlug}-${row.format}-${row.id}.${exportExtension(row.format)}`;
 }
 
 /**
@@ -70,8 +70,7 @@ export async function runExport(handle: TDbHandle, store: TArtifactStore, export
   const key = `exports/${exportFileName(row.export, row.slug)}`;
   let rowCount = 0;
   try {
-    if (row.export.format === 'parquet') throw new Error('Parquet project exports are not available yet');
-    await store.write(key, streamExportLines(handle.sql, row.export.projectId, row.export.format as TExportFormat, { onRows: (n) => (rowCount += n) }));
+    await store.write(key, streamExport(handle.sql, row.export.projectId, row.export.format, { onRows: (n) => (rowCount += n) }));
   } catch (error) {
     const [failed] = await db
       .update(exports)

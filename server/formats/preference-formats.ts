@@ -11,8 +11,11 @@ import type { TPreferencePair } from '../exports/preference-pairs';
 export const preferenceFormats = ['trl', 'trl-implicit', 'openai', 'hh-rlhf'] as const;
 export type TPreferenceFormat = (typeof preferenceFormats)[number];
 
-/** Every export format: the preference formats, and `sft` (`{"messages": [...]}` with each judgment's best response). */
-export const exportFormats = [...preferenceFormats, 'sft'] as const;
+/**
+ * Every export format: the preference formats, `sft` (`{"messages": [...]}` with each judgment's
+ * best response), and `parquet` (the TRL pairs as a Parquet file, metadata in scalar columns).
+ */
+export const exportFormats = [...preferenceFormats, 'sft', 'parquet'] as const;
 export type TExportFormat = (typeof exportFormats)[number];
 
 const speaker: Record<TMessage['role'], 'Human' | 'Assistant'> = {

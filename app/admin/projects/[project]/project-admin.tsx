@@ -167,6 +167,7 @@ const formatLabels: Record<TExportFormat, string> = {
   openai: 'OpenAI preference JSONL',
   'hh-rlhf': 'HH-RLHF JSONL',
   sft: 'SFT messages JSONL',
+  parquet: 'TRL preference Parquet',
 };
 
 function ExportPanel({ project }: { project: string }) {

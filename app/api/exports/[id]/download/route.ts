@@ -5,6 +5,7 @@ import { errorResponse } from '@/app/_server/http-errors';
 import { localArtifactStore } from '@/server/artifacts/store';
 import { PROJECT_ADMIN, requireProjectAccess } from '@/server/auth/access';
 import { AppError } from '@/server/errors';
+import { exportContentType } from '@/server/exports/export-lines';
 import { exportFileName, getExportWithProject } from '@/server/exports/exports';
 
 export const dynamic = 'force-dynamic';
@@ -27,7 +28,7 @@ export async function GET(_request: Request, { params }: { params: Promise<{ id:
     const body = Readable.toWeb(await store.read(found.export.artifactKey)) as unknown as ReadableStream;
     return new Response(body, {
       headers: {
-        'content-type': 'application/x-ndjson; charset=utf-8',
+        'content-type': exportContentType(found.export.format),
         'content-disposition': `attachment; filename="${exportFileName(found.export, found.projectSlug)}"`,
         ...(size !== null ? { 'content-length': String(size) } : {}),
       },
