@@ -17,6 +17,7 @@ import { resolveComparisonId } from './quality/comparison-ref';
 import { importComparisons } from './imports/import-comparisons';
 import { requestTokenCountAt } from './quality/token-counts';
 import { listModels, registerModel, resolveModelIds, setProjectModels } from './models/models';
+import { registerDatasetCommands } from './datasets/cli-commands';
 import { addMember, createProject, requireProjectBySlug } from './projects/projects';
 import { roles } from './users/schemas';
 import { createUser, firstPlatformAdmin, requireUserByEmail } from './users/users';
@@ -265,5 +266,7 @@ gold
       console.log(`comparison ${opts.comparison} of ${p.slug} is gold: expected ${opts.choice}${opts.minStrength ? `, at least ${opts.minStrength}` : ''}`);
     });
   });
+
+registerDatasetCommands(program);
 
 program.parseAsync(process.argv).catch(reportCliError);

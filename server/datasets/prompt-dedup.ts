@@ -1,6 +1,5 @@
 import type postgres from 'postgres';
 import type { TMessage } from '@/db/schema';
-import { buildPromptDedupText, semanticDedup } from '../ml/semantic-dedup';
 import { judgmentConditions } from './select';
 import type { TDatasetSpec } from './spec';
 
@@ -27,6 +26,8 @@ export async function dedupVersionPrompts(
   options: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {},
 ): Promise<TPromptDedup> {
   if (spec.dedupThreshold === null) return { droppedHashes: new Set(), reportLines: async function* () {} };
+  // Loaded on demand: transformers.js and onnxruntime take seconds to load, and most builds need neither.
+  const { buildPromptDedupText, semanticDedup } = await import('../ml/semantic-dedup');
   const texts = new Map<string, string>();
   for (const project of sources) {
     const cursor = sql<{ content_hash: string; messages: TMessage[] }[]>`

@@ -69,3 +69,15 @@ export function getQueue(url: string): Promise<PgBoss> {
   }
   return globalForBoss.pairwiseBoss;
 }
+
+/** Runs `fn` with a short-lived enqueue-only pg-boss on `url`, for one-shot processes (the CLI). */
+export async function withAdminQueue<T>(url: string, fn: (boss: PgBoss) => Promise<T>): Promise<T> {
+  const boss = createBoss(url, 'admin');
+  boss.on('error', () => {});
+  await boss.start();
+  try {
+    return await fn(boss);
+  } finally {
+    await boss.stop({ graceful: false, wait: true }).catch(() => {});
+  }
+}
