@@ -20,6 +20,11 @@ const ZEnv = z.object({
     .string()
     .optional()
     .transform((v) => v?.trim() || undefined),
+  /** Semantic dedup: a local folder with a feature-extraction ONNX model, or a hub model id (needs remote models). */
+  PAIRWISE_EMBEDDING_MODEL: z
+    .string()
+    .optional()
+    .transform((v) => v?.trim() || undefined),
   /** Lets transformers.js download from the Hugging Face hub; off by default (offline machines). */
   PAIRWISE_ALLOW_REMOTE_MODELS: z.enum(['0', '1', 'false', 'true']).default('0').transform((v) => v === '1' || v === 'true'),
 });
