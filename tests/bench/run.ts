@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<void>> = {
   stats: async () => (await import('./stats')).run(),
   annotate: async () => (await import('./annotate')).run(),
   'annotator-stats': async () => (await import('./annotator-stats')).run(Number(process.env.BENCH_JUDGMENTS ?? 1_000_000)),
+  'sem-dedup': async () => (await import('./semantic-dedup')).run(),
 };
 
 const benchName = process.argv[2];
