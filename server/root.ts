@@ -1,4 +1,5 @@
 import { annotationRouter } from './annotation/router';
+import { apiTokensRouter } from './api-tokens/router';
 import { datasetsRouter } from './datasets/router';
 import { exportsRouter } from './exports/router';
 import { liveRouter } from './live/router';
@@ -21,6 +22,7 @@ export const appRouter = router({
   models: modelsRouter,
   live: liveRouter,
   datasets: datasetsRouter,
+  apiTokens: apiTokensRouter,
 });
 
 export type TAppRouter = typeof appRouter;
