@@ -1,0 +1,5 @@
+import { downloadDatasetOperation } from '@/server/api-v1/datasets';
+
+export const dynamic = 'force-dynamic';
+
+export const GET = downloadDatasetOperation.handle;

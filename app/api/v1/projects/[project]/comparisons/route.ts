@@ -1,0 +1,5 @@
+import { importComparisonsOperation } from '@/server/api-v1/comparisons';
+
+export const dynamic = 'force-dynamic';
+
+export const POST = importComparisonsOperation.handle;
