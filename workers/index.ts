@@ -1,5 +1,5 @@
 import { getDb } from '@/db/client';
-import { localArtifactStore } from '@/server/artifacts/store';
+import { artifactStore } from '@/server/artifacts/store';
 import { startWorker } from './run-worker';
 
 /** The worker process: `npm run worker` (npm start runs it for you). Needs DATABASE_URL. */
@@ -7,7 +7,7 @@ async function main() {
   const url = process.env.DATABASE_URL;
   if (!url) throw new Error('DATABASE_URL is not set: `npm start` runs the worker with the right one.');
   const db = getDb();
-  const worker = await startWorker(url, { db, store: localArtifactStore() });
+  const worker = await startWorker(url, { db, store: artifactStore() });
   console.log('[worker] ready');
 
   let stopping = false;

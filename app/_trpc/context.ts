@@ -1,6 +1,6 @@
 import 'server-only';
 import { getDb } from '@/db/client';
-import { localArtifactStore } from '@/server/artifacts/store';
+import { artifactStore } from '@/server/artifacts/store';
 import { auth } from '@/server/auth/next-auth';
 import { getQueue } from '@/server/jobs/queue';
 import type { TContext } from '@/server/trpc';
@@ -21,6 +21,6 @@ export async function createRequestContext(): Promise<TContext> {
     db,
     user: await currentUser(),
     queue: () => getQueue(process.env.DATABASE_URL!),
-    store: localArtifactStore(),
+    store: artifactStore(),
   };
 }

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { getDb } from '@/db/client';
 import { currentUser } from '@/app/_trpc/context';
 import { errorResponse } from '@/app/_server/http-errors';
-import { localArtifactStore } from '@/server/artifacts/store';
+import { artifactStore } from '@/server/artifacts/store';
 import { PROJECT_ADMIN, requireProjectAccess } from '@/server/auth/access';
 import { AppError } from '@/server/errors';
 import { exportContentType } from '@/server/exports/export-lines';
@@ -23,7 +23,7 @@ export async function GET(_request: Request, { params }: { params: Promise<{ id:
     if (!found) throw new AppError('NOT_FOUND', `no export ${id}`);
     await requireProjectAccess(db, user, found.projectSlug, PROJECT_ADMIN);
     if (found.export.status !== 'succeeded' || !found.export.artifactKey) throw new AppError('CONFLICT', `export ${id} is ${found.export.status}, not ready`);
-    const store = localArtifactStore();
+    const store = artifactStore();
     const size = await store.size(found.export.artifactKey);
     const body = Readable.toWeb(await store.read(found.export.artifactKey)) as unknown as ReadableStream;
     return new Response(body, {
