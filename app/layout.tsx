@@ -25,6 +25,11 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
                 Projects
               </Link>
             )}
+            {user?.role === 'admin' && (
+              <Link href="/admin/tokens" className="text-slate-600 hover:text-slate-900">
+                API tokens
+              </Link>
+            )}
             <span className="ml-auto flex items-center gap-4 text-slate-600">
               {user ? (
                 <>
