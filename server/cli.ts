@@ -17,6 +17,7 @@ import { resolveComparisonId } from './quality/comparison-ref';
 import { importComparisons } from './imports/import-comparisons';
 import { requestTokenCountAt } from './quality/token-counts';
 import { listModels, registerModel, resolveModelIds, setProjectModels } from './models/models';
+import { registerTokenCommands } from './api-tokens/cli-commands';
 import { registerDatasetCommands } from './datasets/cli-commands';
 import { addMember, createProject, requireProjectBySlug } from './projects/projects';
 import { roles } from './users/schemas';
@@ -268,5 +269,6 @@ gold
   });
 
 registerDatasetCommands(program);
+registerTokenCommands(program);
 
 program.parseAsync(process.argv).catch(reportCliError);
