@@ -1,24 +1,12 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
-import type { TApiPrincipal } from '../api-tokens/api-tokens';
-import type { TDb } from '@/db/client';
 import { env } from '../env';
 import { AppError } from '../errors';
 import { importComparisons } from '../imports/import-comparisons';
-import { findProjectBySlug, type TProject } from '../projects/projects';
 import { requestTokenCountBestEffort } from '../quality/token-counts';
 import { defineOperation } from './operation';
 import { ZApiImportResult, ZImportQuery, ZProjectParams } from './schemas';
-
-/**
- * A project the token may reach: in its scope and still administered by its creator. Any other
- * project, existing or not, is a 404 that names the slug (outsiders learn nothing).
- */
-export async function requireScopedProject(db: TDb, principal: TApiPrincipal, slug: string): Promise<TProject> {
-  const project = await findProjectBySlug(db, slug);
-  if (!project || !principal.projectIds.includes(project.id)) throw new AppError('NOT_FOUND', `no project with slug ${slug}`, { field: 'project' });
-  return project;
-}
+import { requireScopedProject } from './scope';
 
 export const importComparisonsOperation = defineOperation(
   {

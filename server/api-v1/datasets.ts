@@ -6,9 +6,9 @@ import { ZBuildDatasetVersion, ZVersionDownload } from '../datasets/schemas';
 import type { TDatasetSpec } from '../datasets/spec';
 import type { TVersionCounts } from '../datasets/statistics';
 import { streamVersionExport, type TVersionFormat, type TVersionSplit } from '../datasets/version-files';
-import { requireScopedProject } from './comparisons';
 import { ApiError, textStream } from './http';
 import { defineOperation, type TApiContext } from './operation';
+import { requireScopedProject } from './scope';
 import { ZApiDatasetVersion, ZApiDatasetVersionList, ZListProjectVersionsQuery, ZListVersionsQuery, ZProjectParams, ZVersionParams, type TApiDatasetVersion } from './schemas';
 
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
