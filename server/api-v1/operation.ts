@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { getDb, type TDbHandle } from '@/db/client';
 import { authenticateApiToken, type TApiPrincipal } from '../api-tokens/api-tokens';
 import type { TApiTokenAccess } from '../api-tokens/schemas';
-import { localArtifactStore, type TArtifactStore } from '../artifacts/store';
+import { artifactStore, type TArtifactStore } from '../artifacts/store';
 import { AppError } from '../errors';
 import { getQueue } from '../jobs/queue';
 import { parseInput } from '../validation';
@@ -17,7 +17,7 @@ export interface TApiContext {
 }
 
 function apiContext(): TApiContext {
-  return { db: getDb(), queue: () => getQueue(process.env.DATABASE_URL!), store: localArtifactStore() };
+  return { db: getDb(), queue: () => getQueue(process.env.DATABASE_URL!), store: artifactStore() };
 }
 
 /** Runs a handler and turns whatever it throws into the API's JSON error. */

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { strengths } from '../annotation/strengths';
-import { localArtifactStore as artifactStore } from '../artifacts/store';
+import { artifactStore } from '../artifacts/store';
 import { progressBar, withDatabase } from '../cli-support';
 import { AppError } from '../errors';
 import { expansions } from '../exports/preference-pairs';
