@@ -24,10 +24,12 @@ export interface TPreferencePair {
     guidelines_version: number | null;
     /** The reviewer's decision, if any: 'accept', or 'correct' (this line then holds the correction). */
     review: 'accept' | 'reject' | 'correct' | null;
+    /** Imported labels only: the format and file they came from ("trl:pairs.jsonl"); absent for judgments made in Pairwise. */
+    source?: string;
   };
 }
 
-interface TRow {
+interface TRow<M = TMessage[]> {
   judgment_id: string;
   prompt_hash: string;
   effective_choice: number | null;
@@ -42,13 +44,14 @@ interface TRow {
   has_edit: boolean;
   is_pair: boolean;
   guidelines_version: number | null;
-  prompt: TMessage[];
+  source: string | null;
+  prompt: M;
   hi_rank: number;
   lo_rank: number;
-  chosen: TMessage[];
+  chosen: M;
   chosen_model: string | null;
   chosen_origin: string;
-  rejected: TMessage[];
+  rejected: M;
   rejected_model: string | null;
   rejected_origin: string;
   review: 'accept' | 'reject' | 'correct' | null;
@@ -66,14 +69,14 @@ const strengthOrder: TStrength[] = ['significantly_better', 'better', 'slightly_
  * ranked two places lower is at least as far behind as the largest single step). Pairs that
  * involve an edit have none: the annotator rated the original choice, not the rewrite.
  */
-function pairStrength(row: TRow, hi: number, lo: number): TStrength | null {
+function pairStrength(row: TRow<unknown>, hi: number, lo: number): TStrength | null {
   if (row.is_pair) return hi === 1 && lo === 2 ? row.strength : null;
   if (!row.rank_strengths) return null;
   const spanned = row.rank_strengths.slice(hi - 1, lo - 1);
   return spanned.sort((a, b) => strengthOrder.indexOf(a) - strengthOrder.indexOf(b))[0] ?? null;
 }
 
-function relation(row: TRow, hi: number, lo: number, hiRank: number, loRank: number): string {
+function relation(row: TRow<unknown>, hi: number, lo: number, hiRank: number, loRank: number): string {
   if (row.is_pair) {
     const name = (rank: number) => (row.has_edit ? ['edited', 'chosen', 'rejected'] : ['chosen', 'rejected'])[rank - 1];
     return `${name(hiRank)}>${name(loRank)}`;
@@ -116,6 +119,7 @@ const pairsQuery = (sql: postgres.Sql, projectId: number, options: TPairOptions 
   join responses cr on cr.id = hi.response_id
   join responses rr on rr.id = lo.response_id
   left join reviews rv on rv.judgment_id = j.id
+  left join comparison_responses xc on xc.comparison_id = j.comparison_id and xc.response_id = j.chosen_response_id
   ${options.consensusTable ? sql`left join ${sql(options.consensusTable)} k on k.comparison_id = j.comparison_id` : sql``}
   where j.project_id = ${projectId} and (rv.decision is null or rv.decision <> 'reject')
     and not (j.annotator_id = any(${`{${(options.excludeAnnotators ?? []).map((id) => Math.trunc(id)).join(',')}}`}::bigint[]))
@@ -133,37 +137,60 @@ export async function countPreferencePairs(sql: postgres.Sql, projectId: number,
   return row?.n ?? 0;
 }
 
+/** A selected pair whose messages are still JSON text, as PostgreSQL sent them (no parse). */
+export type TSelectedPairText = Omit<TSelectedPair, 'prompt' | 'chosen' | 'rejected'> & { prompt: string; chosen: string; rejected: string };
+
 /**
  * Every preference pair of a project: a pair judgment gives chosen>rejected, with an edit the
  * triple edited>chosen, edited>rejected, chosen>rejected; a ranking every ordered pair of
  * different ranks. Read through a server-side cursor, in judgment order.
  */
-export async function* streamPreferencePairs(
+export function streamPreferencePairs(
   sql: postgres.Sql,
   projectId: number,
   options: { batchSize?: number } & TPairOptions = {},
 ): AsyncGenerator<TSelectedPair[]> {
+  return streamPairs<TMessage[]>(sql, projectId, options, false);
+}
+
+/**
+ * The same pairs with each message list as JSON text: exports that only copy conversations
+ * into their lines splice the text in and skip a parse and a stringify of every message.
+ */
+export function streamPreferencePairsAsText(
+  sql: postgres.Sql,
+  projectId: number,
+  options: { batchSize?: number } & TPairOptions = {},
+): AsyncGenerator<TSelectedPairText[]> {
+  return streamPairs<string>(sql, projectId, options, true);
+}
+
+async function* streamPairs<M>(
+  sql: postgres.Sql,
+  projectId: number,
+  options: { batchSize?: number } & TPairOptions,
+  asText: boolean,
+): AsyncGenerator<(Omit<TSelectedPair, 'prompt' | 'chosen' | 'rejected'> & { prompt: M; chosen: M; rejected: M })[]> {
   const consensus = options.consensusTable
     ? sql`k.choice as consensus_choice, k.strength as consensus_strength,`
     : sql`null::int as consensus_choice, null::preference_strength as consensus_strength,`;
+  const messages = (column: string) => (asText ? sql`${sql(column)}::text` : sql`${sql(column)}`);
   // Comparisons whose chosen>rejected pair has been given already (consensus mode only).
   const given = new Set<number>();
-  const cursor = sql<TRow[]>`
+  const cursor = sql<TRow<M>[]>`
     select j.id as judgment_id, p.content_hash as prompt_hash, ${consensus}
-      case when rv.decision = 'correct' then rv.corrected_choice
-        else (select x.position from comparison_responses x where x.comparison_id = j.comparison_id and x.response_id = j.chosen_response_id) end
-        as effective_choice, j.comparison_id, c.external_id, j.annotator_id, j.flags, j.strength, j.rank_strengths,
-      j.edited_response_id is not null as has_edit, j.chosen_position is not null as is_pair, j.guidelines_version,
-      p.messages as prompt, hi.rank as hi_rank, lo.rank as lo_rank,
-      cr.messages as chosen, cr.model as chosen_model, cr.origin as chosen_origin,
-      rr.messages as rejected, rr.model as rejected_model, rr.origin as rejected_origin,
+      case when rv.decision = 'correct' then rv.corrected_choice else xc.position end as effective_choice,
+      j.comparison_id, c.external_id, j.annotator_id, j.flags, j.strength, j.rank_strengths,
+      j.edited_response_id is not null as has_edit, j.chosen_position is not null as is_pair, j.guidelines_version, j.source,
+      ${messages('p.messages')} as prompt, hi.rank as hi_rank, lo.rank as lo_rank,
+      ${messages('cr.messages')} as chosen, cr.model as chosen_model, cr.origin as chosen_origin,
+      ${messages('rr.messages')} as rejected, rr.model as rejected_model, rr.origin as rejected_origin,
       rv.decision as review, rv.corrected_strength,
       (hi.response_id = j.chosen_response_id and lo.response_id = j.rejected_response_id) as choice_pair,
-      (rv.decision = 'correct' and rv.corrected_choice is distinct from
-        (select x.position from comparison_responses x where x.comparison_id = j.comparison_id and x.response_id = j.chosen_response_id)) as flip
+      (rv.decision = 'correct' and rv.corrected_choice is distinct from xc.position) as flip
     ${pairsQuery(sql, projectId, options)}
-    order by j.id, hi.rank, lo.rank, hi.response_id, lo.response_id`.cursor(options.batchSize ?? 500);
-  for await (const rows of cursor) {
+    order by j.id, hi.rank, lo.rank, hi.response_id, lo.response_id`.cursor(options.batchSize ?? 2000);
+  for await (const rows of prefetched(cursor)) {
     const kept = options.consensusTable ? rows.filter((row) => agreesWithConsensus(row, given)) : rows;
     if (kept.length === 0) continue;
     yield kept.map((row) => {
@@ -204,6 +231,7 @@ export async function* streamPreferencePairs(
           rejected_origin: pair.rejected_origin,
           guidelines_version: row.guidelines_version,
           review: row.review,
+          ...(row.source === null ? {} : { source: row.source }),
         },
       };
     });
@@ -214,7 +242,7 @@ export async function* streamPreferencePairs(
  * Consensus mode (see TPairOptions.consensusTable): whether a pair row stays. Rows come in
  * judgment order, so "the first agreeing judgment" is the first one seen.
  */
-function agreesWithConsensus(row: TRow, given: Set<number>): boolean {
+function agreesWithConsensus(row: TRow<unknown>, given: Set<number>): boolean {
   if (!row.is_pair) return true;
   if (row.consensus_choice === null || row.effective_choice !== row.consensus_choice) return false;
   if (!row.choice_pair) return true;
@@ -222,4 +250,26 @@ function agreesWithConsensus(row: TRow, given: Set<number>): boolean {
   if (given.has(comparisonId)) return false;
   given.add(comparisonId);
   return true;
+}
+
+/**
+ * Asks for the next batch of a cursor before handing out the current one, so that PostgreSQL
+ * produces batch n+1 while the caller formats batch n (a plain for-await leaves the server idle
+ * during formatting and the client idle during fetching). At most one batch is in flight.
+ */
+async function* prefetched<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  let next = iterator.next();
+  try {
+    for (;;) {
+      const current = await next;
+      if (current.done) return;
+      next = iterator.next();
+      yield current.value;
+    }
+  } finally {
+    // An early exit (an error downstream, a cancelled download) closes the cursor.
+    await next.catch(() => undefined);
+    await iterator.return?.();
+  }
 }

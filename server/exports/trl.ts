@@ -1,6 +1,6 @@
 import type postgres from 'postgres';
-import { formatPreferencePair, type TPreferenceFormat } from '../formats/preference-formats';
-import { streamPreferencePairs, type TPairOptions } from './preference-pairs';
+import { formatPreferencePair, preferenceLineFromText, textSplicedFormats, type TPreferenceFormat } from '../formats/preference-formats';
+import { streamPreferencePairs, streamPreferencePairsAsText, type TPairOptions } from './preference-pairs';
 
 export { countPreferencePairs } from './preference-pairs';
 
@@ -15,6 +15,15 @@ export async function* streamTrlPreferenceLines(
   options: { batchSize?: number; onRows?: (rows: number) => void; format?: TPreferenceFormat } & TPairOptions = {},
 ): AsyncGenerator<string> {
   const format = options.format ?? 'trl';
+  if (textSplicedFormats.includes(format)) {
+    for await (const pairs of streamPreferencePairsAsText(sql, projectId, options)) {
+      let chunk = '';
+      for (const pair of pairs) chunk += preferenceLineFromText(pair, format) + '\n';
+      options.onRows?.(pairs.length);
+      yield chunk;
+    }
+    return;
+  }
   for await (const pairs of streamPreferencePairs(sql, projectId, options)) {
     let chunk = '';
     for (const pair of pairs) chunk += JSON.stringify(formatPreferencePair(pair, format)) + '\n';
