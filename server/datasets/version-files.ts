@@ -2,6 +2,7 @@ import type { TMessage } from '@/db/schema';
 import type { TArtifactStore } from '../artifacts/store';
 import type { TPreferencePair } from '../exports/preference-pairs';
 import { formatPreferencePair, preferenceFormats, type TPreferenceFormat } from '../formats/preference-formats';
+import { writePreferencePairsParquet } from '../formats/parquet';
 import { readLines } from '../imports/read-lines';
 import type { TDatasetSpec } from './spec';
 import type { TSplit } from './split';
@@ -38,8 +39,8 @@ export interface TVersionManifest {
   builtAt: string;
 }
 
-/** What a version can be downloaded as: every preference format, and SFT. */
-export const versionFormats = [...preferenceFormats, 'sft'] as const;
+/** What a version can be downloaded as: every preference format, SFT, and Parquet with TRL's columns. */
+export const versionFormats = [...preferenceFormats, 'sft', 'parquet'] as const;
 export type TVersionFormat = (typeof versionFormats)[number];
 export const versionSplits = ['train', 'test', 'all'] as const;
 export type TVersionSplit = (typeof versionSplits)[number];
@@ -61,11 +62,39 @@ function isBestPair(relation: string): boolean {
   return relation.startsWith('edited>') || relation === 'chosen>rejected' || relation.startsWith('rank 1>');
 }
 
-/** A version's lines in a trainer format, streamed in constant memory (chunks of about 256 lines). */
-export async function* streamVersionExport(
+/** A version's file in a trainer format, streamed in constant memory: JSONL chunks of about 256 lines, or Parquet row groups. */
+export function streamVersionExport(
   store: TArtifactStore,
   versionId: number,
   options: { format: TVersionFormat; split: TVersionSplit; onRows?: (rows: number) => void },
+): AsyncGenerator<string | Buffer> {
+  if (options.format === 'parquet') return writePreferencePairsParquet(canonicalBatches(store, versionId, options.split), { onRows: options.onRows });
+  return streamVersionLines(store, versionId, { ...options, format: options.format });
+}
+
+/** File name extension and HTTP content type of a version download. */
+export function versionFileType(format: TVersionFormat): { extension: string; contentType: string } {
+  return format === 'parquet'
+    ? { extension: 'parquet', contentType: 'application/vnd.apache.parquet' }
+    : { extension: 'jsonl', contentType: 'application/x-ndjson; charset=utf-8' };
+}
+
+async function* canonicalBatches(store: TArtifactStore, versionId: number, split: TVersionSplit, size = 1000): AsyncGenerator<TCanonicalLine[]> {
+  let batch: TCanonicalLine[] = [];
+  for await (const line of readCanonicalLines(store, versionId, split)) {
+    batch.push(line);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+async function* streamVersionLines(
+  store: TArtifactStore,
+  versionId: number,
+  options: { format: Exclude<TVersionFormat, 'parquet'>; split: TVersionSplit; onRows?: (rows: number) => void },
 ): AsyncGenerator<string> {
   let chunk = '';
   let rows = 0;

@@ -11,6 +11,7 @@ import type { TProject } from '@/server/projects/projects';
 import { makeTinyEmbeddingModel } from '../fixtures/make-tiny-embedding-model';
 import { setupTestDatabase } from '../helpers/db';
 import { callerFor, comparisonLines, importLines, makeProject, makeUser, stopSharedQueue } from '../helpers/factories';
+import { collect, readWithHyparquet } from '../helpers/parquet-read';
 import { castVote, comparisonId } from '../helpers/votes';
 
 const modelDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pairwise-embed-'));
@@ -204,9 +205,16 @@ describe('dataset versions', () => {
     expect(((await exported(version.id, 'hh-rlhf')) as { chosen: string }[])[0]!.chosen).toMatch(/^\n\nHuman: prompt c 0\n\nAssistant: answer c 0 from m/);
     expect(((await exported(version.id, 'openai')) as { preferred_output: unknown }[])[0]!.preferred_output).toEqual(trl[0]!.chosen);
 
+    // Parquet structs carry every optional message field, as null when absent.
+    const withoutNulls = (messages: unknown) => (messages as Record<string, unknown>[]).map((m) => Object.fromEntries(Object.entries(m).filter(([, v]) => v !== null)));
+    const parquet = await readWithHyparquet(await collect(streamVersionExport(store, version.id, { format: 'parquet', split: 'all' })));
+    expect(parquet.rows.map((row) => [row.prompt, row.chosen, row.rejected].map(withoutNulls))).toEqual(trl.map((l) => [l.prompt, l.chosen, l.rejected]));
+    expect(parquet.rows.map((row) => row.judgment_id)).toEqual(trl.map((l) => BigInt(l.metadata.judgment_id)));
+
     const empty = await build(admin, 'nothing', { projects: [project.slug], minStrength: 'significantly_better', dropSimilar: 'none', models: ['no-such-model'] });
     expect(empty.manifest.counts.pairs).toBe(0);
     expect(await exported(empty.version.id, 'trl')).toEqual([]);
+    expect((await readWithHyparquet(await collect(streamVersionExport(store, empty.version.id, { format: 'parquet', split: 'all' })))).rows).toEqual([]);
   });
 
   it('refuse bad specs with the field, and hide versions from non-admins of their projects', async () => {
