@@ -45,6 +45,8 @@ function dispositionParam(disposition: string, key: string): string | undefined 
   return new RegExp(`;\\s*${key}=([^;\\s]+)`).exec(disposition)?.[1];
 }
 
+const finished = (parser: { state: string }) => parser.state === 'done';
+
 async function write(stream: WriteStream, chunk: Buffer): Promise<void> {
   if (chunk.length > 0 && !stream.write(chunk)) await once(stream, 'drain');
 }
@@ -67,7 +69,8 @@ export async function spoolMultipart(body: AsyncIterable<Uint8Array>, boundary: 
   const keep = delimiter.length - 1;
   const files: TSpooledFile[] = [];
   let buffer: Buffer = Buffer.from(CRLF);
-  let state: 'preamble' | 'after-delimiter' | 'headers' | 'body' | 'done' = 'preamble';
+  // In an object: the parsing closure changes it, which narrowing of a local would not see.
+  const parser: { state: 'preamble' | 'after-delimiter' | 'headers' | 'body' | 'done' } = { state: 'preamble' };
   let current: { file: TSpooledFile; stream: WriteStream } | null = null;
 
   const startPart = (headerText: string) => {
@@ -102,24 +105,24 @@ export async function spoolMultipart(body: AsyncIterable<Uint8Array>, boundary: 
   try {
     const consume = async (final: boolean) => {
       for (;;) {
-        if (state === 'preamble' || state === 'body') {
+        if (parser.state === 'preamble' || parser.state === 'body') {
           const at = buffer.indexOf(delimiter);
           if (at < 0) {
             const safe = final ? buffer.length : Math.max(0, buffer.length - keep);
-            if (state === 'body') await emit(buffer.subarray(0, safe));
+            if (parser.state === 'body') await emit(buffer.subarray(0, safe));
             buffer = buffer.subarray(safe);
             return;
           }
-          if (state === 'body') {
+          if (parser.state === 'body') {
             await emit(buffer.subarray(0, at));
             await endPart();
           }
           buffer = buffer.subarray(at + delimiter.length);
-          state = 'after-delimiter';
-        } else if (state === 'after-delimiter') {
+          parser.state = 'after-delimiter';
+        } else if (parser.state === 'after-delimiter') {
           if (buffer.length < 2) return;
           if (buffer[0] === 0x2d && buffer[1] === 0x2d) {
-            state = 'done';
+            parser.state = 'done';
             return;
           }
           const eol = buffer.indexOf(CRLF);
@@ -130,8 +133,8 @@ export async function spoolMultipart(body: AsyncIterable<Uint8Array>, boundary: 
           // Transport padding after a delimiter is allowed (RFC 2046): spaces and tabs.
           if (!/^[ \t]*$/.test(buffer.subarray(0, eol).toString('latin1'))) throw bad('a boundary line is malformed');
           buffer = buffer.subarray(eol + CRLF.length);
-          state = 'headers';
-        } else if (state === 'headers') {
+          parser.state = 'headers';
+        } else if (parser.state === 'headers') {
           const end = buffer.indexOf(HEADER_END);
           // A part with no headers at all starts with the blank line directly.
           const blank = buffer.subarray(0, 2).equals(CRLF) ? 0 : -1;
@@ -142,7 +145,7 @@ export async function spoolMultipart(body: AsyncIterable<Uint8Array>, boundary: 
           const headerEnd = blank === 0 ? 0 : end;
           startPart(buffer.subarray(0, headerEnd).toString('utf8'));
           buffer = buffer.subarray(headerEnd + (blank === 0 ? CRLF.length : HEADER_END.length));
-          state = 'body';
+          parser.state = 'body';
         } else {
           return;
         }
@@ -150,13 +153,13 @@ export async function spoolMultipart(body: AsyncIterable<Uint8Array>, boundary: 
     };
 
     for await (const chunk of body) {
-      if (state === 'done') continue;
+      if (parser.state === 'done') continue;
       buffer = buffer.length ? Buffer.concat([buffer, chunk]) : Buffer.from(chunk);
       await consume(false);
     }
-    if (state !== 'done') {
+    if (parser.state !== 'done') {
       await consume(true);
-      if ((state as string) !== 'done') throw bad('the body ended before the closing boundary');
+      if (!finished(parser)) throw bad('the body ended before the closing boundary');
     }
   } finally {
     await endPart().catch(() => {});

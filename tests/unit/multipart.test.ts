@@ -14,7 +14,7 @@ async function* chunked(bytes: Buffer, size: number): AsyncGenerator<Uint8Array>
 /** A body as FormData encodes it, so the parser is checked against the platform's own encoder. */
 async function encode(parts: { field: string; name: string; content: string | Buffer }[]): Promise<{ body: Buffer; contentType: string }> {
   const form = new FormData();
-  for (const p of parts) form.append(p.field, new Blob([p.content]), p.name);
+  for (const p of parts) form.append(p.field, new Blob([typeof p.content === 'string' ? p.content : new Uint8Array(p.content)]), p.name);
   const response = new Response(form);
   return { body: Buffer.from(await response.arrayBuffer()), contentType: response.headers.get('content-type')! };
 }
