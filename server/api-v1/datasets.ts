@@ -5,8 +5,8 @@ import { listDatasetVersions, parseSpec, requestDatasetVersion, requireDatasetVe
 import { ZBuildDatasetVersion, ZVersionDownload } from '../datasets/schemas';
 import type { TDatasetSpec } from '../datasets/spec';
 import type { TVersionCounts } from '../datasets/statistics';
-import { streamVersionExport, type TVersionFormat, type TVersionSplit } from '../datasets/version-files';
-import { ApiError, textStream } from './http';
+import { streamVersionExport, versionFileType, type TVersionFormat, type TVersionSplit } from '../datasets/version-files';
+import { ApiError, bodyStream } from './http';
 import { defineOperation, type TApiContext } from './operation';
 import { requireScopedProject } from './scope';
 import { ZApiDatasetVersion, ZApiDatasetVersionList, ZListProjectVersionsQuery, ZListVersionsQuery, ZProjectParams, ZVersionParams, type TApiDatasetVersion } from './schemas';
@@ -120,14 +120,6 @@ export const getDatasetOperation = defineOperation(
   },
 );
 
-const contentTypes: Record<TVersionFormat, string> = {
-  trl: 'application/x-ndjson; charset=utf-8',
-  'trl-implicit': 'application/x-ndjson; charset=utf-8',
-  openai: 'application/x-ndjson; charset=utf-8',
-  'hh-rlhf': 'application/x-ndjson; charset=utf-8',
-  sft: 'application/x-ndjson; charset=utf-8',
-};
-
 /** A file name from the version's name: letters, digits, dots, dashes and underscores only. */
 export function versionFileName(version: Pick<TDatasetVersion, 'id' | 'name'>, format: TVersionFormat, split: TVersionSplit): string {
   const base =
@@ -136,7 +128,7 @@ export function versionFileName(version: Pick<TDatasetVersion, 'id' | 'name'>, f
       .replace(/[^a-z0-9._-]+/g, '-')
       .replace(/^[-.]+|-+$/g, '')
       .slice(0, 80) || 'dataset';
-  return `${base}-v${version.id}-${split}.${format}.jsonl`;
+  return format === 'parquet' ? `${base}-v${version.id}-${split}.parquet` : `${base}-v${version.id}-${split}.${format}.${versionFileType(format).extension}`;
 }
 
 function splitCount(counts: TVersionCounts | undefined, split: TVersionSplit): number | null {
@@ -151,7 +143,7 @@ export const downloadDatasetOperation = defineOperation(
     operationId: 'downloadDatasetVersion',
     summary: 'Download a built version in a trainer format',
     description:
-      'Streams JSON lines: `trl` (explicit prompt, for DPO), `trl-implicit` (prompt inside chosen and rejected, for reward models), `openai` (preference fine-tuning), `hh-rlhf` (transcripts), `sft` (`{"messages": [...]}`, each judgment’s best response). A version that is not built yet is a 409 with its status.',
+      'Streams JSON lines: `trl` (explicit prompt, for DPO), `trl-implicit` (prompt inside chosen and rejected, for reward models), `openai` (preference fine-tuning), `hh-rlhf` (transcripts), `sft` (`{"messages": [...]}`, each judgment’s best response); or `parquet`: the `trl` columns as a Parquet file, written one row group at a time. A version that is not built yet is a 409 with its status.',
     tag: 'datasets',
     access: 'read',
     params: ZVersionParams,
@@ -160,6 +152,7 @@ export const downloadDatasetOperation = defineOperation(
       200: {
         description: 'the file, streamed',
         ndjson: true,
+        parquet: true,
         headers: {
           'Content-Disposition': { description: 'attachment with a file name', schema: z.string() },
           'X-Pairwise-Pairs': { description: 'preference pairs in the split, from the manifest (sft has one line per judgment, so fewer lines)', schema: z.number().int() },
@@ -179,9 +172,9 @@ export const downloadDatasetOperation = defineOperation(
     // Read the first chunk before answering: a missing file is then an error status, not a cut stream.
     const first = await lines.next();
     const pairs = splitCount((version.manifest as { counts?: TVersionCounts } | null)?.counts, query.split);
-    return new Response(textStream(lines, first), {
+    return new Response(bodyStream(lines, first), {
       headers: {
-        'content-type': contentTypes[query.format],
+        'content-type': versionFileType(query.format).contentType,
         'content-disposition': `attachment; filename="${versionFileName(version, query.format, query.split)}"`,
         'cache-control': 'private, no-store',
         ...(pairs !== null ? { 'x-pairwise-pairs': String(pairs) } : {}),

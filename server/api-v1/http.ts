@@ -54,8 +54,8 @@ export async function parseJsonBody<S extends z.ZodType>(request: Request, schem
   return parseInput(schema, json);
 }
 
-/** A stream of text chunks as a response body; the iterator is closed when the client goes away. */
-export function textStream(chunks: AsyncIterator<string>, first?: IteratorResult<string>): ReadableStream<Uint8Array> {
+/** A stream of text or byte chunks as a response body; the iterator is closed when the client goes away. */
+export function bodyStream(chunks: AsyncIterator<string | Uint8Array>, first?: IteratorResult<string | Uint8Array>): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   let pending = first;
   return new ReadableStream<Uint8Array>({
@@ -63,7 +63,7 @@ export function textStream(chunks: AsyncIterator<string>, first?: IteratorResult
       const next = pending ?? (await chunks.next());
       pending = undefined;
       if (next.done) controller.close();
-      else controller.enqueue(encoder.encode(next.value));
+      else controller.enqueue(typeof next.value === 'string' ? encoder.encode(next.value) : new Uint8Array(next.value));
     },
     async cancel() {
       await chunks.return?.(undefined);

@@ -57,12 +57,12 @@ function responseObject(response: TResponseSpec, components: TComponents): TJson
   const headers = response.headers
     ? Object.fromEntries(Object.entries(response.headers).map(([name, h]) => [name, { description: h.description, schema: jsonSchema(h.schema, 'output') }]))
     : undefined;
-  const content = response.json
-    ? { 'application/json': { schema: schemaRef(response.json, 'output', components) } }
-    : response.ndjson
-      ? { 'application/x-ndjson': { schema: { type: 'string', description: 'one JSON object a line' } } }
-      : undefined;
-  return { description: response.description, ...(headers ? { headers } : {}), ...(content ? { content } : {}) };
+  const content = {
+    ...(response.json ? { 'application/json': { schema: schemaRef(response.json, 'output', components) } } : {}),
+    ...(response.ndjson ? { 'application/x-ndjson': { schema: { type: 'string', description: 'one JSON object a line' } } } : {}),
+    ...(response.parquet ? { 'application/vnd.apache.parquet': { schema: { type: 'string', contentMediaType: 'application/vnd.apache.parquet' } } } : {}),
+  };
+  return { description: response.description, ...(headers ? { headers } : {}), ...(Object.keys(content).length ? { content } : {}) };
 }
 
 function operationObject(spec: TOperationSpec, components: TComponents): TJsonSchema {

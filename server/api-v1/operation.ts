@@ -51,11 +51,12 @@ export function withApiToken(
 
 type TZodObject = z.ZodObject<z.ZodRawShape>;
 
-/** A response an operation documents. `json`: its body schema; `ndjson`: a stream of JSON lines. */
+/** A response an operation documents. `json`: its body schema; `ndjson`: a stream of JSON lines; `parquet`: a Parquet file. */
 export interface TResponseSpec {
   description: string;
   json?: z.ZodType;
   ndjson?: boolean;
+  parquet?: boolean;
   headers?: Record<string, { description: string; schema: z.ZodType }>;
 }
 

@@ -13,6 +13,7 @@ import { getQueue } from '@/server/jobs/queue';
 import { addMember, type TProject } from '@/server/projects/projects';
 import type { TSessionUser } from '@/server/users/schemas';
 import { setupTestDatabase } from '../helpers/db';
+import { readWithHyparquet } from '../helpers/parquet-read';
 import { comparisonLines, makeProject, makeUser } from '../helpers/factories';
 import { castVote } from '../helpers/votes';
 
@@ -311,7 +312,7 @@ describe('dataset versions', () => {
     manifest = body.manifest;
   });
 
-  it('downloads a built version in trainer formats, streamed, with its counts in headers', async () => {
+  it('downloads a built version in trainer formats and Parquet, streamed, with its counts in headers', async () => {
     const trl = await api('GET', `/api/v1/datasets/${versionId}/download?format=trl&split=all`, { token: tokens.readA.secret });
     expect(trl.status).toBe(200);
     expect(trl.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
@@ -335,6 +336,15 @@ describe('dataset versions', () => {
       expect(line.rejected).toMatch(/^\n\nHuman: prompt c [012]\n\nAssistant: answer c [012] from m[12]$/);
       expect(line.chosen).not.toBe(line.rejected);
     }
+
+    const parquet = await api('GET', `/api/v1/datasets/${versionId}/download?format=parquet&split=all`, { token: tokens.readA.secret });
+    expect(parquet.status).toBe(200);
+    expect(parquet.headers.get('content-type')).toBe('application/vnd.apache.parquet');
+    expect(parquet.headers.get('content-disposition')).toBe(`attachment; filename="round-1-rm-v${versionId}-all.parquet"`);
+    const file = Buffer.from(await parquet.arrayBuffer());
+    const { rows } = await readWithHyparquet(file);
+    expect(rows).toHaveLength(3);
+    expect(rows.map((r) => (r.prompt as { content: string }[])[0]!.content).sort()).toEqual(['prompt c 0', 'prompt c 1', 'prompt c 2']);
 
     const test = await api('GET', `/api/v1/datasets/${versionId}/download?format=sft&split=test`, { token: tokens.readA.secret });
     expect(test.status).toBe(200);
