@@ -1,0 +1,199 @@
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { TDb } from '@/db/client';
+import { AppError } from '../errors';
+import { hhRecord } from './formats/hh-rlhf';
+import { nativeRecord } from './formats/native';
+import { openaiChatRecord } from './formats/openai-chat';
+import { trlRecord } from './formats/trl';
+import { importAnswers } from './import-answers';
+import { ensureImportUser } from './import-user';
+import { readLines, UnreadableInputError } from './read-lines';
+import { LineError, lineError, parseJsonLine, type TImportRecord } from './records';
+import { Batch, identitySequences, prepareRecord, writeBatch, type TLineRef, type TPrepared, type TWriteContext } from './write-batch';
+
+export const importFormats = ['native', 'trl', 'hh-rlhf', 'openai-chat', 'answers'] as const;
+export type TImportFormat = (typeof importFormats)[number];
+
+/** Formats whose lines carry a preference: each becomes a judgment of the import user. */
+const labelledFormats = new Set<TImportFormat>(['trl', 'hh-rlhf']);
+
+const lineCodecs: Record<Exclude<TImportFormat, 'answers'>, (json: unknown) => TImportRecord> = {
+  native: nativeRecord,
+  trl: trlRecord,
+  'hh-rlhf': hhRecord,
+  'openai-chat': openaiChatRecord,
+};
+
+export interface TImportProgress {
+  lines: number;
+  /** Raw bytes read from the sources (the compressed ones for gzip). */
+  bytes: number;
+}
+
+export interface TFormatImportResult {
+  /** Lines read in all files, blank ones included. */
+  lines: number;
+  /** New comparisons. */
+  imported: number;
+  /** Comparisons (openai-chat: prompts) already in the project or repeated in the files. */
+  duplicates: number;
+  /** New prompts, those of new comparisons included. */
+  prompts: number;
+  /** Imported judgments (labelled formats). */
+  judgments: number;
+  /** answers: uids without a prompt or without an answer from both models. */
+  skipped: number;
+}
+
+export interface TFormatImportInput {
+  projectId: number;
+  judgmentsRequired: number;
+  /** Default: native. */
+  format?: TImportFormat;
+  /**
+   * `name` names the file in errors ("name: line 3: ...") and, base name only, in the source of
+   * imported judgments ("trl:name"); an empty name gives "line 3: ..." and "trl:upload".
+   */
+  files: { name: string; source: Readable }[];
+  /** answers: the two models to compare (default: those of the first two answers files). */
+  models?: string[];
+  maxMessageBytes?: number;
+  onProgress?: (progress: TImportProgress) => void;
+}
+
+/** Lines a write batch holds; progress is reported per batch. */
+export const BATCH_SIZE = 500;
+const NON_SPACE = /\S/;
+
+export interface TNamedSource {
+  /** Undefined for the single unnamed upload of importComparisons: errors then say only "line N". */
+  name: string | undefined;
+  source: Readable;
+}
+
+/**
+ * One import in one transaction: records go into batches, and each full batch is written
+ * while the next one is read and validated (one write in flight at a time, so an error
+ * always names the earliest bad line).
+ */
+export class ImportRun {
+  private batch = new Batch();
+  private pending: Promise<void> | null = null;
+  readonly result: TFormatImportResult = { lines: 0, imported: 0, duplicates: 0, prompts: 0, judgments: 0, skipped: 0 };
+  readonly progress: TImportProgress = { lines: 0, bytes: 0 };
+
+  constructor(
+    readonly tx: TDb,
+    private readonly ctx: TWriteContext,
+    private readonly onProgress?: (progress: TImportProgress) => void,
+  ) {}
+
+  async add(item: TPrepared): Promise<void> {
+    this.batch.add(item);
+    if (this.batch.size >= BATCH_SIZE) await this.flush();
+  }
+
+  async flush(report = true): Promise<void> {
+    const batch = this.batch;
+    if (batch.size === 0) return;
+    this.batch = new Batch();
+    await this.settle();
+    const write = writeBatch(this.tx, this.ctx, batch).then((r) => {
+      if (r.conflict) throw lineError(r.conflict.file, r.conflict.line, `id ${JSON.stringify(r.conflict.id)} already exists in this project with different content`);
+      this.result.imported += r.imported;
+      this.result.judgments += r.judgments;
+      this.result.prompts += r.prompts;
+      this.result.duplicates += batch.comparisonRecords - r.imported + (batch.promptRecords > 0 ? batch.promptRecords - r.prompts : 0);
+    });
+    // Awaited by the next flush or settle; until then a failure must not count as unhandled.
+    write.catch(() => {});
+    this.pending = write;
+    if (!report) return;
+    this.progress.lines = this.result.lines;
+    this.onProgress?.({ ...this.progress });
+  }
+
+  /** Waits for the write in flight; its error, if any, is thrown here. */
+  async settle(): Promise<void> {
+    const pending = this.pending;
+    this.pending = null;
+    if (pending) await pending;
+  }
+
+  async finish(): Promise<TFormatImportResult> {
+    await this.flush(false);
+    await this.settle();
+    this.progress.lines = this.result.lines;
+    this.onProgress?.({ ...this.progress });
+    return this.result;
+  }
+
+  /**
+   * Calls `handle` with every non-blank line of a file, parsed as JSON. A LineError becomes
+   * the 400 that names the file and line, after the write in flight (whose error is about an
+   * earlier line) has had its say.
+   */
+  async eachLine(file: TNamedSource, handle: (json: unknown, ref: TLineRef) => Promise<void> | void): Promise<void> {
+    try {
+      for await (const { number, text } of readLines(file.source, (n) => (this.progress.bytes += n))) {
+        this.result.lines += 1;
+        if (!NON_SPACE.test(text)) continue;
+        try {
+          await handle(parseJsonLine(text), { file: file.name, line: number, id: null });
+        } catch (error) {
+          if (!(error instanceof LineError)) throw error;
+          await this.settle();
+          throw lineError(file.name, number, error.reason);
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof UnreadableInputError)) throw error;
+      await this.settle();
+      throw lineError(file.name, error.afterLine + 1, error.message);
+    }
+  }
+}
+
+/**
+ * Imports files of one format into a project, all or nothing: every file in one transaction,
+ * so a bad line anywhere (named by file, line and reason) writes nothing. Gzip is recognised
+ * by its magic bytes. Comparisons already in the project (same id, or same content) are
+ * skipped as duplicates; the same id with other content is an error.
+ */
+export async function importInFormat(db: TDb, input: TFormatImportInput): Promise<TFormatImportResult> {
+  // An empty name is an unnamed upload: its errors say just "line N".
+  return importFiles(db, { ...input, files: input.files.map((f) => ({ name: f.name || undefined, source: f.source })) });
+}
+
+export async function importFiles(db: TDb, input: Omit<TFormatImportInput, 'files'> & { files: TNamedSource[] }): Promise<TFormatImportResult> {
+  const format = input.format ?? 'native';
+  if (!importFormats.includes(format)) throw new AppError('BAD_REQUEST', `unknown import format ${JSON.stringify(format)}: one of ${importFormats.join(', ')}`, { field: 'format' });
+  if (input.files.length === 0) throw new AppError('BAD_REQUEST', 'no files to import', { field: 'files' });
+  if (input.models?.length && format !== 'answers') throw new AppError('BAD_REQUEST', 'models are chosen only in the answers format', { field: 'models' });
+  const maxMessageBytes = input.maxMessageBytes ?? 1_000_000;
+
+  return db.transaction(async (tx) => {
+    const ctx: TWriteContext = {
+      projectId: input.projectId,
+      judgmentsRequired: input.judgmentsRequired,
+      importUserId: labelledFormats.has(format) ? await ensureImportUser(tx) : null,
+      sequences: await identitySequences(tx),
+    };
+    const run = new ImportRun(tx, ctx, input.onProgress);
+    if (format === 'answers') {
+      await importAnswers(run, input.files, { models: input.models, maxMessageBytes });
+      return run.finish();
+    }
+    const codec = lineCodecs[format];
+    for (const file of input.files) {
+      const source = labelledFormats.has(format) ? `${format}:${path.basename(file.name ?? 'upload')}` : null;
+      await run.eachLine(file, async (json, ref) => {
+        const record = codec(json);
+        if (record.kind === 'comparison') ref.id = record.id ?? null;
+        await run.add(prepareRecord(record, ref, { maxMessageBytes, source }));
+      });
+    }
+    return run.finish();
+  });
+}
