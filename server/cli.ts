@@ -14,7 +14,7 @@ import { formatStats } from './quality/format-stats';
 import { goldAccuracyByAnnotator, markGold } from './quality/gold';
 import { getProjectStats } from './quality/project-stats';
 import { resolveComparisonId } from './quality/comparison-ref';
-import { importComparisons } from './imports/import-comparisons';
+import { importFormats, importInFormat, type TFormatImportResult, type TImportFormat } from './imports/import-formats';
 import { requestTokenCountAt } from './quality/token-counts';
 import { listModels, registerModel, resolveModelIds, setProjectModels } from './models/models';
 import { registerTokenCommands } from './api-tokens/cli-commands';
@@ -33,6 +33,18 @@ function number(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('must be a number');
   return n;
+}
+
+/** What an import did, in one line. */
+function importSummary(slug: string, format: TImportFormat, r: TFormatImportResult): string {
+  const parts =
+    format === 'openai-chat'
+      ? [`imported ${r.prompts} prompt(s) into ${slug}`, `${r.duplicates} duplicate(s) skipped`]
+      : [`imported ${r.imported} comparison(s) into ${slug}`, `${r.duplicates} duplicate(s) skipped`];
+  if (r.judgments > 0 || format === 'trl' || format === 'hh-rlhf') parts.push(`${r.judgments} imported judgment(s)`);
+  if (format === 'answers') parts.push(`${r.skipped} uid(s) skipped (no prompt, or no answer from one of the two models)`);
+  parts.push(`${r.lines} line(s) read`);
+  return parts.join('; ');
 }
 
 const roleOption = () => new Option('--role <role>', 'role').choices([...roles]).makeOptionMandatory();
@@ -175,35 +187,39 @@ member
 
 program
   .command('import')
-  .description('import comparisons from a .jsonl or .jsonl.gz file (native format); all or nothing')
+  .description('import comparisons (or prompts) from JSONL files, gzipped or not, in one of several formats; all files or nothing')
   .requiredOption('--project <slug>', 'project slug')
-  .argument('<file>', 'JSONL file, optionally gzipped')
-  .action(async (file: string, opts: { project: string }) => {
-    const size = (await fs.stat(file).catch(() => null))?.size;
-    if (size === undefined) throw new AppError('BAD_REQUEST', `cannot read ${file}`);
+  .addOption(new Option('--format <format>', 'format of the files (see docs/data-formats.md)').choices([...importFormats]).default('native'))
+  .option('--models <a,b>', 'answers format: the two models to compare (default: those of the first two answers files)')
+  .argument('<files...>', '.jsonl or .jsonl.gz files (answers: the prompts file and one answers file per model)')
+  .usage('[options] <file> [file...]')
+  .action(async (files: string[], opts: { project: string; format: TImportFormat; models?: string }) => {
+    const sizes = await Promise.all(files.map(async (file) => (await fs.stat(file).catch(() => null))?.size));
+    const unreadable = files.find((_, i) => sizes[i] === undefined);
+    if (unreadable !== undefined) throw new AppError('BAD_REQUEST', `cannot read ${unreadable}`);
+    const total = sizes.reduce<number>((sum, size) => sum + (size ?? 0), 0);
+    const models = opts.models?.split(',').map((m) => m.trim()).filter(Boolean);
     await withDatabase(async ({ db }, url) => {
       const p = await requireProjectBySlug(db, opts.project);
       const bar = progressBar('import', 'bytes');
-      bar.start(size, 0);
-      let bytes = 0;
+      bar.start(total, 0);
       try {
-        const result = await importComparisons(db, {
+        const result = await importInFormat(db, {
           projectId: p.id,
           judgmentsRequired: p.judgmentsRequired,
-          source: createReadStream(file, { highWaterMark: 256 * 1024 }),
+          format: opts.format,
+          files: files.map((file) => ({ name: file, source: createReadStream(file, { highWaterMark: 256 * 1024 }) })),
+          models,
           maxMessageBytes: env().PAIRWISE_MAX_MESSAGE_BYTES,
-          onProgress: (progress) => {
-            bytes = progress.bytes;
-            bar.update(bytes);
-          },
+          onProgress: (progress) => bar.update(progress.bytes),
         });
-        bar.update(size);
+        bar.update(total);
         bar.stop();
-        console.log(`imported ${result.imported} comparison(s) into ${p.slug}; ${result.duplicates} duplicate(s) skipped; ${result.lines} line(s) read`);
+        console.log(importSummary(p.slug, opts.format, result));
         await requestTokenCountAt(url, p.id);
       } catch (error) {
         bar.stop();
-        if (error instanceof AppError) throw new AppError(error.code, `${file}: ${error.message}; nothing was imported`);
+        if (error instanceof AppError) throw new AppError(error.code, `${error.message}; nothing was imported`);
         throw error;
       }
     });
