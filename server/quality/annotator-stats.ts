@@ -115,7 +115,8 @@ export async function annotatorStats(handle: TDbHandle, projectId: number, optio
           count(*) filter (where strength = 'marginally_better')::int as marginally_better,
           count(*) filter (where edited_response_id is not null)::int as edits
         from judgments
-        where project_id = ${projectId} ${forJudgments}
+        -- Imported labels (source set) are nobody's work here.
+        where project_id = ${projectId} and source is null ${forJudgments}
         group by annotator_id + 0),
       s as (
         select a.annotator_id, count(*)::int as skips
@@ -136,7 +137,7 @@ export async function annotatorStats(handle: TDbHandle, projectId: number, optio
     sql<{ annotator_id: string; day: string; judgments: number }[]>`
       select annotator_id, to_char(date_trunc('day', created_at), 'YYYY-MM-DD') as day, count(*)::int as judgments
       from judgments
-      where project_id = ${projectId} ${forJudgments}
+      where project_id = ${projectId} and source is null ${forJudgments}
         and created_at >= date_trunc('day', now()) - make_interval(days => ${PER_DAY_DAYS - 1})
       group by annotator_id, date_trunc('day', created_at)`,
     sql<{ today: string }[]>`select to_char(now(), 'YYYY-MM-DD') as today`,

@@ -48,7 +48,7 @@ export async function goldAccuracyByAnnotator(db: TDb, projectId: number, annota
     join comparisons c on c.id = j.comparison_id
     join ${comparisonResponses} cr on cr.comparison_id = c.id and cr.response_id = j.chosen_response_id
     join projects p on p.id = j.project_id
-    where j.project_id = ${projectId} and c.gold_choice is not null
+    where j.project_id = ${projectId} and c.gold_choice is not null and j.source is null
       and (${annotatorId ?? null}::bigint is null or j.annotator_id = ${annotatorId ?? null}::bigint)
     group by j.annotator_id, p.gold_threshold, p.gold_min_items
     order by j.annotator_id`);

@@ -27,7 +27,7 @@ export async function loadPairLabels(sql: postgres.Sql, projectId: number): Prom
        (extract(epoch from date_trunc('week', j.created_at)) / 86400)::int
      from judgments j
      join comparison_responses cr on cr.comparison_id = j.comparison_id and cr.response_id = j.chosen_response_id
-     where j.project_id = ${inlineInt(projectId)} and j.strength is not null and j.chosen_position is not null`,
+     where j.project_id = ${inlineInt(projectId)} and j.strength is not null and j.chosen_position is not null and j.source is null`,
     4,
   );
   // Rows of one comparison must be contiguous, and the order of comparisons fixed.

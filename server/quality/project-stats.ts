@@ -80,12 +80,12 @@ export async function getProjectStats(handle: TDbHandle, projectId: number, opti
     timed(timings, 'perDay', () =>
       db.execute<{ day: string; judgments: number }>(sql`
         select to_char(date_trunc('day', created_at), 'YYYY-MM-DD') as day, count(*)::int as judgments
-        from judgments where project_id = ${projectId} and created_at >= now() - interval '90 days'
+        from judgments where project_id = ${projectId} and source is null and created_at >= now() - interval '90 days'
         group by 1 order by 1`),
     ),
     timed(timings, 'strengths', () =>
       db.execute<{ strength: TStrength; n: number }>(sql`
-        select strength, count(*)::int as n from judgments where project_id = ${projectId} and strength is not null group by strength`),
+        select strength, count(*)::int as n from judgments where project_id = ${projectId} and strength is not null and source is null group by strength`),
     ),
     timed(timings, 'gold', () => goldAccuracyByAnnotator(db, projectId)),
     timed(timings, 'labels', () => loadPairLabels(handle.sql, projectId)),

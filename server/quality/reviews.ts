@@ -51,7 +51,8 @@ export function reviewSampleCondition(judgmentId: SQL, rate: SQL): SQL {
 /**
  * The unreviewed pair judgments of a project that need a look, with why: flagged by the
  * annotator, on a conflicting comparison (see listConflicts), or sampled at the project's
- * review_sample_rate. Gold items are left out (they are checked against their answer).
+ * review_sample_rate. Gold items are left out (they are checked against their answer), and so
+ * are imported labels (judgments with a source: nobody's work to review).
  * `reviewerId`, when given, leaves out that person's own judgments. The statement must define
  * a `conflicting` CTE (conflictingComparisonsSql) for the candidates to read.
  */
@@ -64,7 +65,7 @@ function candidatesSql(projectId: number, reviewerId: number | null): SQL {
     from judgments j
     join projects p on p.id = j.project_id
     join comparisons c on c.id = j.comparison_id
-    where j.project_id = ${projectId} and j.chosen_response_id is not null and c.gold_choice is null
+    where j.project_id = ${projectId} and j.chosen_response_id is not null and c.gold_choice is null and j.source is null
       ${reviewerId === null ? sql`` : sql`and j.annotator_id <> ${reviewerId}`}
       and not exists (select 1 from reviews r where r.judgment_id = j.id)`;
 }
@@ -184,7 +185,7 @@ export async function reviewStats(db: TDb, projectId: number): Promise<TReviewSt
       count(*) filter (where r.decision = 'reject')::int as reject,
       count(*) filter (where r.decision = 'correct')::int as correct
     from judgments j left join reviews r on r.judgment_id = j.id
-    where j.project_id = ${projectId} and j.chosen_response_id is not null`);
+    where j.project_id = ${projectId} and j.chosen_response_id is not null and j.source is null`);
   const [project] = await db.execute<{ rate: number }>(sql`select review_sample_rate as rate from projects where id = ${projectId}`);
   const [pending] = await db.execute<{ total: number; flagged: number; conflict: number; sampled: number }>(sql`
     with conflicting as (${conflictingComparisonsSql(projectId)}),
@@ -209,7 +210,7 @@ export async function reviewStats(db: TDb, projectId: number): Promise<TReviewSt
       count(*) filter (where r.decision = 'reject')::int as rejected,
       count(*) filter (where r.decision = 'correct')::int as corrected
     from judgments j join users u on u.id = j.annotator_id left join reviews r on r.judgment_id = j.id
-    where j.project_id = ${projectId} and j.chosen_response_id is not null
+    where j.project_id = ${projectId} and j.chosen_response_id is not null and j.source is null
     group by j.annotator_id, u.email
     order by u.email`);
   const recent = await db.execute<{
