@@ -12,6 +12,7 @@ import type { TVersionManifest } from '@/server/datasets/version-files';
 import { getQueue } from '@/server/jobs/queue';
 import { addMember, type TProject } from '@/server/projects/projects';
 import type { TSessionUser } from '@/server/users/schemas';
+import { runCli } from '../helpers/cli';
 import { setupTestDatabase } from '../helpers/db';
 import { readWithHyparquet } from '../helpers/parquet-read';
 import { comparisonLines, makeProject, makeUser } from '../helpers/factories';
@@ -226,6 +227,26 @@ describe('authentication', () => {
     expect(stored!.token_hash).not.toContain(tokens.writeA.secret.slice(3));
     expect(tokens.writeA.secret.startsWith(stored!.prefix)).toBe(true);
   });
+});
+
+describe('the token CLI', () => {
+  it('creates a token that works at once (the secret alone on stdout), lists it and revokes it', async () => {
+    const env = { ...process.env, DATABASE_URL: db.current.url };
+    const created = await runCli(['token', 'create', '--name', 'from cli', '--project', projectA.slug, projectB.slug, '--access', 'read', '--user', owner.email], { env });
+    expect(created.code, created.stderr).toBe(0);
+    const secret = created.stdout.trim();
+    expect(secret).toMatch(/^pw_[A-Za-z0-9_-]{43}$/);
+    expect(created.stderr).toMatch(/shown only once/);
+    expect((await api('GET', `/api/v1/projects/${projectB.slug}/datasets`, { token: secret })).status).toBe(200);
+
+    const [row] = await db.current.handle.sql<{ id: number }[]>`select id::int from api_tokens where name = 'from cli'`;
+    const listed = await runCli(['token', 'list'], { env });
+    expect(listed.stdout).toContain(`${row!.id}\t${secret.slice(0, 9)}…\tread\tactive\tfrom cli`);
+    expect(listed.stdout).not.toContain(secret);
+    const revoked = await runCli(['token', 'revoke', '--id', String(row!.id)], { env });
+    expect(revoked.code, revoked.stderr).toBe(0);
+    await expectError(await api('GET', '/api/v1/datasets', { token: secret }), 401, 'UNAUTHORIZED', /revoked/);
+  }, 120_000);
 });
 
 describe('import', () => {
