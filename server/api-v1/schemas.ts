@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { datasetVersionStatus } from '@/db/schema';
 import { ZDatasetSpec } from '../datasets/spec';
+import { importFormats } from '../imports/import-formats';
 
 /** The body of every error answer. */
 export const ZApiError = z
@@ -54,18 +55,27 @@ export const ZApiDatasetVersionList = z
   })
   .meta({ title: 'DatasetVersionList' });
 
-/** The formats a file can be imported in (see docs/data-formats.md). */
-export const apiImportFormats = ['native', 'trl', 'hh-rlhf', 'openai-chat', 'answers'] as const;
 export const ZImportQuery = z
-  .object({ format: z.enum(apiImportFormats).default('native').describe('the format of the uploaded JSONL file') })
+  .object({
+    format: z.enum(importFormats).default('native').describe('the format of the files (see docs/data-formats.md)'),
+    name: z.string().trim().min(1).max(200).optional().describe('a raw-body upload: the file name errors give (else just "line N") and imported judgments record as their source'),
+    models: z
+      .string()
+      .regex(/^[^,]+,[^,]+$/, 'two model names separated by a comma')
+      .optional()
+      .describe('answers format: the two models to compare, "a,b" (default: those of the first two answers files)'),
+  })
   .strict();
 
 export const ZApiImportResult = z
   .object({
     project: z.string(),
-    format: z.enum(apiImportFormats),
-    lines: z.number().int().describe('lines read'),
+    format: z.enum(importFormats),
+    lines: z.number().int().describe('lines read in all files, blank ones included'),
     imported: z.number().int().describe('new comparisons'),
-    duplicates: z.number().int().describe('comparisons already in the project, skipped'),
+    duplicates: z.number().int().describe('comparisons (openai-chat: prompts) already in the project or repeated in the files, skipped'),
+    prompts: z.number().int().describe('new prompts, those of new comparisons included'),
+    judgments: z.number().int().describe('imported judgments (trl, hh-rlhf: the file’s preferences)'),
+    skipped: z.number().int().describe('answers: uids without a prompt or without an answer from both models'),
   })
   .meta({ title: 'ImportResult' });
