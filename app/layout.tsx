@@ -26,6 +26,11 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
               </Link>
             )}
             {user?.role === 'admin' && (
+              <Link href="/admin/datasets" className="text-slate-600 hover:text-slate-900">
+                Datasets
+              </Link>
+            )}
+            {user?.role === 'admin' && (
               <Link href="/admin/tokens" className="text-slate-600 hover:text-slate-900">
                 API tokens
               </Link>

@@ -27,6 +27,7 @@ export function ProjectAdmin({ project }: { project: string }) {
           Annotate
         </Link>
         <Link href={`/admin/projects/${p.slug}/quality`} className="text-sm text-blue-700 underline">Dashboard</Link>
+        <Link href={`/admin/datasets?project=${encodeURIComponent(p.slug)}`} className="text-sm text-blue-700 underline">Datasets</Link>
       </div>
 
       <section className="grid grid-cols-2 gap-4 md:grid-cols-4">
