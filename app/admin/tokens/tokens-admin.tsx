@@ -1,7 +1,7 @@
 'use client';
 
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState, type FormEvent } from 'react';
+import { useRef, useState, type FormEvent } from 'react';
 import { useTRPC } from '@/app/_trpc/client';
 
 const inputClass = 'w-full rounded border border-slate-300 px-2 py-1.5 text-sm';
@@ -18,24 +18,33 @@ const statusClass: Record<string, string> = {
 
 /** The secret of a token just created: shown once, with a copy button. */
 function NewSecret({ name, secret, onDone }: { name: string; secret: string; onDone: () => void }) {
-  const [copied, setCopied] = useState(false);
+  const [copied, setCopied] = useState<'yes' | 'select' | null>(null);
+  const code = useRef<HTMLElement>(null);
+  // The clipboard API needs a secure context (https or localhost): elsewhere, select the text for a manual copy.
+  const selectSecret = () => {
+    const selection = window.getSelection();
+    if (!code.current || !selection) return;
+    selection.selectAllChildren(code.current);
+    setCopied('select');
+  };
   return (
     <div role="status" className="space-y-2 rounded border border-green-300 bg-green-50 p-3 text-sm">
       <p>
         Token <strong>{name}</strong> created. Copy it now: it is not stored and will not be shown again.
       </p>
       <div className="flex items-center gap-2">
-        <code data-testid="new-token" className="flex-1 break-all rounded bg-white px-2 py-1 font-mono">
+        <code ref={code} data-testid="new-token" className="flex-1 break-all rounded bg-white px-2 py-1 font-mono">
           {secret}
         </code>
         <button
           type="button"
           className="rounded border border-slate-300 bg-white px-3 py-1 font-medium hover:bg-slate-50"
           onClick={() => {
-            void navigator.clipboard?.writeText(secret).then(() => setCopied(true));
+            if (!navigator.clipboard) return selectSecret();
+            navigator.clipboard.writeText(secret).then(() => setCopied('yes'), selectSecret);
           }}
         >
-          {copied ? 'Copied' : 'Copy'}
+          {copied === 'yes' ? 'Copied' : copied === 'select' ? 'Selected: press Ctrl+C' : 'Copy'}
         </button>
         <button type="button" className="rounded px-3 py-1 text-slate-600 hover:text-slate-900" onClick={onDone}>
           Done
