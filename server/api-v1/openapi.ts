@@ -65,6 +65,15 @@ function responseObject(response: TResponseSpec, components: TComponents): TJson
   return { description: response.description, ...(headers ? { headers } : {}), ...(Object.keys(content).length ? { content } : {}) };
 }
 
+/** A raw file body, or multipart parts that are each a file (any field name; `files` by convention). */
+function fileBodySchema(mediaType: string): TJsonSchema {
+  if (mediaType !== 'multipart/form-data') return { type: 'string', contentMediaType: mediaType };
+  return {
+    type: 'object',
+    properties: { files: { type: 'array', description: 'the files, in order, each a part with a file name', items: { type: 'string', contentMediaType: 'application/octet-stream' } } },
+  };
+}
+
 function operationObject(spec: TOperationSpec, components: TComponents): TJsonSchema {
   const responses: Record<string, TJsonSchema> = {};
   for (const [status, response] of Object.entries(spec.responses)) responses[status] = responseObject(response, components);
@@ -78,7 +87,7 @@ function operationObject(spec: TOperationSpec, components: TComponents): TJsonSc
       : {
           required: true,
           description: spec.body.file.description,
-          content: Object.fromEntries(spec.body.file.mediaTypes.map((type) => [type, { schema: { type: 'string', contentMediaType: type } }])),
+          content: Object.fromEntries(spec.body.file.mediaTypes.map((type) => [type, { schema: fileBodySchema(type) }])),
         }
     : undefined;
   const params = [...parameters(spec.params, 'path'), ...parameters(spec.query, 'query')];
