@@ -47,17 +47,40 @@ export function BuildProgress({ status, done, total, label, width = 'w-40' }: { 
   );
 }
 
+/**
+ * Copies text. The clipboard API exists only on secure origins (https, localhost); on plain http
+ * a selected, off-screen textarea and the copy command do the same.
+ */
+async function copyText(text: string): Promise<boolean> {
+  try {
+    if (navigator.clipboard) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch {
+    // Refused: fall through to the copy command.
+  }
+  const area = document.createElement('textarea');
+  area.value = text;
+  area.setAttribute('readonly', '');
+  area.style.position = 'fixed';
+  area.style.left = '-9999px';
+  document.body.appendChild(area);
+  area.select();
+  try {
+    return document.execCommand('copy');
+  } finally {
+    area.remove();
+  }
+}
+
 /** Copies `text`; says so for a moment. */
 export function CopyButton({ text, label = 'Copy' }: { text: string; label?: string }) {
   const [copied, setCopied] = useState(false);
   async function copy() {
-    try {
-      await navigator.clipboard.writeText(text);
-      setCopied(true);
-      setTimeout(() => setCopied(false), 1500);
-    } catch {
-      // No clipboard (insecure origin): the text stays selectable.
-    }
+    if (!(await copyText(text))) return;
+    setCopied(true);
+    setTimeout(() => setCopied(false), 1500);
   }
   return (
     <button type="button" onClick={copy} className="shrink-0 rounded border border-slate-300 px-1.5 py-0.5 text-xs text-slate-600 hover:bg-slate-50" aria-label={`${label}: ${text}`}>
@@ -71,13 +94,9 @@ export function ShortHash({ hash }: { hash: string | null }) {
   const [copied, setCopied] = useState(false);
   if (!hash) return <span className="text-slate-400">–</span>;
   async function copy() {
-    try {
-      await navigator.clipboard.writeText(hash!);
-      setCopied(true);
-      setTimeout(() => setCopied(false), 1500);
-    } catch {
-      // No clipboard (insecure origin): the full hash is in the tooltip.
-    }
+    if (!(await copyText(hash!))) return;
+    setCopied(true);
+    setTimeout(() => setCopied(false), 1500);
   }
   return (
     <button type="button" onClick={copy} title={`${hash} (click to copy)`} aria-label={`Copy content hash ${hash}`} className="rounded px-1 py-0.5 font-mono text-xs hover:bg-slate-100">
