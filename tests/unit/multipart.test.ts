@@ -55,6 +55,8 @@ describe('multipart/form-data spooling', () => {
     expect(multipartBoundary('application/x-ndjson')).toBeNull();
     expect(multipartBoundary(null)).toBeNull();
     expect(() => multipartBoundary('multipart/form-data')).toThrow(/boundary/);
+    expect(() => multipartBoundary('multipart/form-data; boundary=a"b')).toThrow(/boundary/);
+    expect(() => multipartBoundary(`multipart/form-data; boundary=${'x'.repeat(71)}`)).toThrow(/boundary/);
   });
 
   it('refuses plain fields, truncated bodies and bodies without files', async () => {
@@ -67,5 +69,21 @@ describe('multipart/form-data spooling', () => {
     const { body, contentType } = await encode([{ field: 'f', name: 'a.jsonl', content: 'x'.repeat(100) }]);
     await expect(spool(body.subarray(0, body.length - 10), contentType, 7)).rejects.toThrow(/ended before the closing boundary/);
     await expect(spool(Buffer.from('--b--\r\n'), 'multipart/form-data; boundary=b', 3)).rejects.toThrow(/no file parts/);
+  });
+
+  it('refuses too many parts, and stops when the body fails part-way', async () => {
+    const many = await encode(Array.from({ length: 33 }, (_, i) => ({ field: 'files', name: `f${i}.jsonl`, content: 'x' })));
+    await expect(spool(many.body, many.contentType, 50)).rejects.toThrow(/more than 32 parts/);
+    const limit = await encode(Array.from({ length: 32 }, (_, i) => ({ field: 'files', name: `f${i}.jsonl`, content: 'x' })));
+    expect(await spool(limit.body, limit.contentType, 50)).toHaveLength(32);
+
+    const { body, contentType } = await encode([{ field: 'f', name: 'a.jsonl', content: 'x'.repeat(1000) }]);
+    async function* failing(): AsyncGenerator<Uint8Array> {
+      yield body.subarray(0, 500);
+      throw new Error('connection reset');
+    }
+    const sub = fs.mkdtempSync(path.join(dir, 'run-'));
+    await expect(spoolMultipart(failing(), multipartBoundary(contentType)!, sub)).rejects.toThrow('connection reset');
+    expect(fs.readdirSync(sub)).toEqual(['part-0']);
   });
 });
