@@ -1,6 +1,7 @@
 import type postgres from 'postgres';
 import type { TMessage } from '@/db/schema';
 import type { TStrength } from '../annotation/strengths';
+import { MAX_RESPONSES } from '../imports/schemas';
 
 /** One preference pair expanded from a judgment, with where it came from. */
 export interface TPreferencePair {
@@ -24,64 +25,9 @@ export interface TPreferencePair {
     guidelines_version: number | null;
     /** The reviewer's decision, if any: 'accept', or 'correct' (this line then holds the correction). */
     review: 'accept' | 'reject' | 'correct' | null;
-    /** Imported labels only: the format and file they came from ("trl:pairs.jsonl"); absent for judgments made in Pairwise. */
-    source?: string;
+    /** Imported labels: the format and file they came from ("trl:pairs.jsonl"); null for judgments made in Pairwise. */
+    source: string | null;
   };
-}
-
-interface TRow<M = TMessage[]> {
-  judgment_id: string;
-  prompt_hash: string;
-  effective_choice: number | null;
-  consensus_choice: number | null;
-  consensus_strength: TStrength | null;
-  comparison_id: string;
-  external_id: string | null;
-  annotator_id: string;
-  flags: string[];
-  strength: TStrength | null;
-  rank_strengths: TStrength[] | null;
-  has_edit: boolean;
-  is_pair: boolean;
-  guidelines_version: number | null;
-  source: string | null;
-  prompt: M;
-  hi_rank: number;
-  lo_rank: number;
-  chosen: M;
-  chosen_model: string | null;
-  chosen_origin: string;
-  rejected: M;
-  rejected_model: string | null;
-  rejected_origin: string;
-  review: 'accept' | 'reject' | 'correct' | null;
-  corrected_strength: TStrength | null;
-  choice_pair: boolean;
-  flip: boolean;
-}
-
-// Stronger first, as in the enum: a smaller index is a stronger preference.
-const strengthOrder: TStrength[] = ['significantly_better', 'better', 'slightly_better', 'marginally_better'];
-
-/**
- * The strength of a pair: for the chosen/rejected of a pair judgment, the judgment's strength;
- * between two ranks of a ranking, the strongest of the adjacent strengths it spans (a response
- * ranked two places lower is at least as far behind as the largest single step). Pairs that
- * involve an edit have none: the annotator rated the original choice, not the rewrite.
- */
-function pairStrength(row: TRow<unknown>, hi: number, lo: number): TStrength | null {
-  if (row.is_pair) return hi === 1 && lo === 2 ? row.strength : null;
-  if (!row.rank_strengths) return null;
-  const spanned = row.rank_strengths.slice(hi - 1, lo - 1);
-  return spanned.sort((a, b) => strengthOrder.indexOf(a) - strengthOrder.indexOf(b))[0] ?? null;
-}
-
-function relation(row: TRow<unknown>, hi: number, lo: number, hiRank: number, loRank: number): string {
-  if (row.is_pair) {
-    const name = (rank: number) => (row.has_edit ? ['edited', 'chosen', 'rejected'] : ['chosen', 'rejected'])[rank - 1];
-    return `${name(hiRank)}>${name(loRank)}`;
-  }
-  return row.has_edit && hiRank === 1 ? `edited>rank ${lo}` : `rank ${hi}>rank ${lo}`;
 }
 
 export interface TPairOptions {
@@ -109,7 +55,7 @@ export type TExpansion = (typeof expansions)[number];
 /** A pair with the content hash of its prompt (for splits and dedup; not part of any export). */
 export type TSelectedPair = TPreferencePair & { promptHash: string };
 
-// Judgments a reviewer rejected are left out; corrections are applied in streamPreferencePairs.
+// Judgments a reviewer rejected are left out; corrections are applied in the line expressions.
 const pairsQuery = (sql: postgres.Sql, projectId: number, options: TPairOptions = {}) => sql`
   from judgments j
   join comparisons c on c.id = j.comparison_id
@@ -121,6 +67,7 @@ const pairsQuery = (sql: postgres.Sql, projectId: number, options: TPairOptions 
   left join reviews rv on rv.judgment_id = j.id
   left join comparison_responses xc on xc.comparison_id = j.comparison_id and xc.response_id = j.chosen_response_id
   ${options.consensusTable ? sql`left join ${sql(options.consensusTable)} k on k.comparison_id = j.comparison_id` : sql``}
+  ${sql.unsafe(derivedColumns)}
   where j.project_id = ${projectId} and (rv.decision is null or rv.decision <> 'reject')
     and not (j.annotator_id = any(${`{${(options.excludeAnnotators ?? []).map((id) => Math.trunc(id)).join(',')}}`}::bigint[]))
     ${expansionCondition(sql, options.expansion ?? 'all')}
@@ -137,104 +84,136 @@ export async function countPreferencePairs(sql: postgres.Sql, projectId: number,
   return row?.n ?? 0;
 }
 
-/** A selected pair whose messages are still JSON text, as PostgreSQL sent them (no parse). */
-export type TSelectedPairText = Omit<TSelectedPair, 'prompt' | 'chosen' | 'rejected'> & { prompt: string; chosen: string; rejected: string };
+/**
+ * The derived values of each pair row, computed once (lateral): ranks without the edit's place
+ * (a ranking's own strengths and names use them), whether the row is the judgment's own
+ * chosen/rejected pair, and whether a reviewer's correction flips that pair.
+ */
+const derivedColumns = `cross join lateral (
+    select hi.rank - (j.edited_response_id is not null)::int as hi, lo.rank - (j.edited_response_id is not null)::int as lo,
+      j.edited_response_id is not null as has_edit, j.chosen_position is not null as is_pair,
+      (hi.response_id = j.chosen_response_id and lo.response_id = j.rejected_response_id) as choice_pair
+  ) d
+  cross join lateral (
+    select d.choice_pair and rv.decision = 'correct' as corrected,
+      d.choice_pair and rv.decision = 'correct' and rv.corrected_choice is distinct from xc.position as flip
+  ) e`;
 
 /**
- * Every preference pair of a project: a pair judgment gives chosen>rejected, with an edit the
- * triple edited>chosen, edited>rejected, chosen>rejected; a ranking every ordered pair of
- * different ranks. Read through a server-side cursor, in judgment order.
+ * The strength of a pair: for the chosen/rejected of a pair judgment, the judgment's strength
+ * (a reviewer's corrected one, or the consensus in consensus mode); between two ranks of a
+ * ranking, the strongest of the adjacent strengths it spans (a response ranked two places lower
+ * is at least as far behind as the largest single step; the enum is ordered strongest first).
+ * Pairs that involve an edit have none: the annotator rated the original choice, not the rewrite.
  */
-export function streamPreferencePairs(
+function strengthExpression(consensus: boolean): string {
+  return `case
+    ${consensus ? `when d.is_pair and d.choice_pair then k.strength` : ''}
+    when e.corrected then rv.corrected_strength
+    when d.hi < 1 then null
+    when d.is_pair then case when d.hi = 1 and d.lo = 2 then j.strength end
+    else least(${spannedStrengths}) end`;
+}
+
+// The strengths between rank hi and rank lo: elements hi .. lo-1 of rank_strengths (at most 7,
+// as a comparison holds at most 8 responses). LEAST skips nulls, so this is their minimum, the
+// strongest, without a subquery: subqueries are parallel-restricted and kept the sort serial.
+const spannedStrengths = Array.from({ length: MAX_RESPONSES - 1 }, (_, i) => `case when d.hi + ${i} < d.lo then j.rank_strengths[d.hi + ${i}] end`).join(', ');
+
+/** 'edited>chosen', 'edited>rejected', 'chosen>rejected' for pairs; 'rank i>rank j' (or 'edited>rank j') for rankings. */
+const relationExpression = `case
+    when d.is_pair then (case when d.has_edit then array['edited', 'chosen', 'rejected'] else array['chosen', 'rejected'] end)[hi.rank]
+      || '>' || (case when d.has_edit then array['edited', 'chosen', 'rejected'] else array['chosen', 'rejected'] end)[lo.rank]
+    when d.has_edit and hi.rank = 1 then 'edited>rank ' || d.lo
+    else 'rank ' || d.hi || '>rank ' || d.lo end`;
+
+const chosenSide = (column: string) => `case when e.flip then rr.${column} else cr.${column} end`;
+const rejectedSide = (column: string) => `case when e.flip then cr.${column} else rr.${column} end`;
+
+function metadataExpression(consensus: boolean): string {
+  return `json_build_object('judgment_id', j.id, 'comparison_id', j.comparison_id, 'comparison_external_id', c.external_id,
+      'annotator_id', j.annotator_id, 'strength', ${strengthExpression(consensus)}, 'relation', ${relationExpression}, 'flags', j.flags,
+      'chosen_model', ${chosenSide('model')}, 'rejected_model', ${rejectedSide('model')},
+      'chosen_origin', ${chosenSide('origin')}, 'rejected_origin', ${rejectedSide('origin')},
+      'guidelines_version', j.guidelines_version, 'review', rv.decision, 'source', j.source)`;
+}
+
+/** Formats PostgreSQL writes whole: a line of one of these needs no work in JavaScript. */
+export const sqlLineFormats = ['trl', 'trl-implicit', 'openai'] as const;
+export type TSqlLineFormat = (typeof sqlLineFormats)[number];
+
+/**
+ * A pair line built by PostgreSQL, as JSON text: `trl` is the whole pair with its metadata (what
+ * TPreferencePair parses from); the others are their trainer formats (see preference-formats.ts).
+ */
+function lineExpression(format: TSqlLineFormat, consensus: boolean): string {
+  const chosen = chosenSide('messages');
+  const rejected = rejectedSide('messages');
+  switch (format) {
+    case 'trl':
+      return `json_build_object('prompt', p.messages, 'chosen', ${chosen}, 'rejected', ${rejected}, 'metadata', ${metadataExpression(consensus)})`;
+    case 'trl-implicit':
+      return `json_build_object('chosen', p.messages || ${chosen}, 'rejected', p.messages || ${rejected})`;
+    case 'openai':
+      return `json_build_object('input', json_build_object('messages', p.messages), 'preferred_output', ${chosen}, 'non_preferred_output', ${rejected})`;
+  }
+}
+
+interface TLineRow {
+  line: string;
+  prompt_hash: string;
+  // Consensus mode only: what agreesWithConsensus needs.
+  comparison_id?: string;
+  is_pair?: boolean;
+  choice_pair?: boolean;
+  effective_choice?: number | null;
+  consensus_choice?: number | null;
+}
+
+/** A line of a pair as JSON text, with the content hash of its prompt. */
+export interface TPairLine {
+  line: string;
+  promptHash: string;
+}
+
+/**
+ * Every preference pair of a project, one JSON text line each in a trainer format: a pair
+ * judgment gives chosen>rejected, with an edit the triple edited>chosen, edited>rejected,
+ * chosen>rejected; a ranking every ordered pair of different ranks. PostgreSQL builds the
+ * lines (the whole mapping is SQL), read through a server-side cursor in judgment order; the
+ * next batch is requested before the current one is handed out.
+ */
+export async function* streamPairLines(
+  sql: postgres.Sql,
+  projectId: number,
+  format: TSqlLineFormat,
+  options: { batchSize?: number } & TPairOptions = {},
+): AsyncGenerator<TPairLine[]> {
+  const consensus = Boolean(options.consensusTable);
+  const consensusColumns = consensus
+    ? sql`, j.comparison_id, d.is_pair, d.choice_pair, k.choice as consensus_choice,
+        case when rv.decision = 'correct' then rv.corrected_choice else xc.position end as effective_choice`
+    : sql``;
+  // Comparisons whose chosen>rejected pair has been given already (consensus mode only).
+  const given = new Set<number>();
+  const cursor = sql<TLineRow[]>`
+    select ${sql.unsafe(lineExpression(format, consensus))}::text as line, p.content_hash as prompt_hash ${consensusColumns}
+    ${pairsQuery(sql, projectId, options)}
+    order by j.id, hi.rank, lo.rank, hi.response_id, lo.response_id`.cursor(options.batchSize ?? 2000);
+  for await (const rows of prefetched(cursor)) {
+    const kept = consensus ? rows.filter((row) => agreesWithConsensus(row, given)) : rows;
+    if (kept.length > 0) yield kept.map((row) => ({ line: row.line, promptHash: row.prompt_hash }));
+  }
+}
+
+/** The pairs as objects (for formats that need each message's text: HH-RLHF, Parquet, dataset builds). */
+export async function* streamPreferencePairs(
   sql: postgres.Sql,
   projectId: number,
   options: { batchSize?: number } & TPairOptions = {},
 ): AsyncGenerator<TSelectedPair[]> {
-  return streamPairs<TMessage[]>(sql, projectId, options, false);
-}
-
-/**
- * The same pairs with each message list as JSON text: exports that only copy conversations
- * into their lines splice the text in and skip a parse and a stringify of every message.
- */
-export function streamPreferencePairsAsText(
-  sql: postgres.Sql,
-  projectId: number,
-  options: { batchSize?: number } & TPairOptions = {},
-): AsyncGenerator<TSelectedPairText[]> {
-  return streamPairs<string>(sql, projectId, options, true);
-}
-
-async function* streamPairs<M>(
-  sql: postgres.Sql,
-  projectId: number,
-  options: { batchSize?: number } & TPairOptions,
-  asText: boolean,
-): AsyncGenerator<(Omit<TSelectedPair, 'prompt' | 'chosen' | 'rejected'> & { prompt: M; chosen: M; rejected: M })[]> {
-  const consensus = options.consensusTable
-    ? sql`k.choice as consensus_choice, k.strength as consensus_strength,`
-    : sql`null::int as consensus_choice, null::preference_strength as consensus_strength,`;
-  const messages = (column: string) => (asText ? sql`${sql(column)}::text` : sql`${sql(column)}`);
-  // Comparisons whose chosen>rejected pair has been given already (consensus mode only).
-  const given = new Set<number>();
-  const cursor = sql<TRow<M>[]>`
-    select j.id as judgment_id, p.content_hash as prompt_hash, ${consensus}
-      case when rv.decision = 'correct' then rv.corrected_choice else xc.position end as effective_choice,
-      j.comparison_id, c.external_id, j.annotator_id, j.flags, j.strength, j.rank_strengths,
-      j.edited_response_id is not null as has_edit, j.chosen_position is not null as is_pair, j.guidelines_version, j.source,
-      ${messages('p.messages')} as prompt, hi.rank as hi_rank, lo.rank as lo_rank,
-      ${messages('cr.messages')} as chosen, cr.model as chosen_model, cr.origin as chosen_origin,
-      ${messages('rr.messages')} as rejected, rr.model as rejected_model, rr.origin as rejected_origin,
-      rv.decision as review, rv.corrected_strength,
-      (hi.response_id = j.chosen_response_id and lo.response_id = j.rejected_response_id) as choice_pair,
-      (rv.decision = 'correct' and rv.corrected_choice is distinct from xc.position) as flip
-    ${pairsQuery(sql, projectId, options)}
-    order by j.id, hi.rank, lo.rank, hi.response_id, lo.response_id`.cursor(options.batchSize ?? 2000);
-  for await (const rows of prefetched(cursor)) {
-    const kept = options.consensusTable ? rows.filter((row) => agreesWithConsensus(row, given)) : rows;
-    if (kept.length === 0) continue;
-    yield kept.map((row) => {
-      // Ranks without the edit's place, for the ranking's own strengths and names.
-      const offset = row.has_edit ? 1 : 0;
-      const hi = row.hi_rank - offset;
-      const lo = row.lo_rank - offset;
-      // A reviewer's correction replaces the annotator's choice (and strength) for the
-      // chosen/rejected pair; pairs with an edit keep the annotator's rewrite on top.
-      const corrected = row.review === 'correct' && row.choice_pair;
-      const flipped = corrected && row.flip;
-      const pair = flipped
-        ? { chosen: row.rejected, rejected: row.chosen, chosen_model: row.rejected_model, rejected_model: row.chosen_model, chosen_origin: row.rejected_origin, rejected_origin: row.chosen_origin }
-        : { chosen: row.chosen, rejected: row.rejected, chosen_model: row.chosen_model, rejected_model: row.rejected_model, chosen_origin: row.chosen_origin, rejected_origin: row.rejected_origin };
-      return {
-        promptHash: row.prompt_hash,
-        prompt: row.prompt,
-        chosen: pair.chosen,
-        rejected: pair.rejected,
-        metadata: {
-          judgment_id: Number(row.judgment_id),
-          comparison_id: Number(row.comparison_id),
-          comparison_external_id: row.external_id,
-          annotator_id: Number(row.annotator_id),
-          strength:
-            options.consensusTable && row.is_pair && row.choice_pair
-              ? row.consensus_strength
-              : corrected
-                ? row.corrected_strength
-                : hi >= 1
-                  ? pairStrength(row, hi, lo)
-                  : null,
-          relation: relation(row, hi, lo, row.hi_rank, row.lo_rank),
-          flags: row.flags,
-          chosen_model: pair.chosen_model,
-          rejected_model: pair.rejected_model,
-          chosen_origin: pair.chosen_origin,
-          rejected_origin: pair.rejected_origin,
-          guidelines_version: row.guidelines_version,
-          review: row.review,
-          ...(row.source === null ? {} : { source: row.source }),
-        },
-      };
-    });
+  for await (const lines of streamPairLines(sql, projectId, 'trl', options)) {
+    yield lines.map(({ line, promptHash }) => ({ ...(JSON.parse(line) as TPreferencePair), promptHash }));
   }
 }
 
@@ -242,9 +221,9 @@ async function* streamPairs<M>(
  * Consensus mode (see TPairOptions.consensusTable): whether a pair row stays. Rows come in
  * judgment order, so "the first agreeing judgment" is the first one seen.
  */
-function agreesWithConsensus(row: TRow<unknown>, given: Set<number>): boolean {
+function agreesWithConsensus(row: TLineRow, given: Set<number>): boolean {
   if (!row.is_pair) return true;
-  if (row.consensus_choice === null || row.effective_choice !== row.consensus_choice) return false;
+  if (row.consensus_choice === null || row.consensus_choice === undefined || row.effective_choice !== row.consensus_choice) return false;
   if (!row.choice_pair) return true;
   const comparisonId = Number(row.comparison_id);
   if (given.has(comparisonId)) return false;

@@ -1,6 +1,6 @@
 import type postgres from 'postgres';
-import { formatPreferencePair, preferenceLineFromText, textSplicedFormats, type TPreferenceFormat } from '../formats/preference-formats';
-import { streamPreferencePairs, streamPreferencePairsAsText, type TPairOptions } from './preference-pairs';
+import { formatPreferencePair, type TPreferenceFormat } from '../formats/preference-formats';
+import { sqlLineFormats, streamPairLines, streamPreferencePairs, type TPairOptions, type TSqlLineFormat } from './preference-pairs';
 
 export { countPreferencePairs } from './preference-pairs';
 
@@ -15,11 +15,11 @@ export async function* streamTrlPreferenceLines(
   options: { batchSize?: number; onRows?: (rows: number) => void; format?: TPreferenceFormat } & TPairOptions = {},
 ): AsyncGenerator<string> {
   const format = options.format ?? 'trl';
-  if (textSplicedFormats.includes(format)) {
-    for await (const pairs of streamPreferencePairsAsText(sql, projectId, options)) {
+  if ((sqlLineFormats as readonly string[]).includes(format)) {
+    for await (const lines of streamPairLines(sql, projectId, format as TSqlLineFormat, options)) {
       let chunk = '';
-      for (const pair of pairs) chunk += preferenceLineFromText(pair, format) + '\n';
-      options.onRows?.(pairs.length);
+      for (const { line } of lines) chunk += line + '\n';
+      options.onRows?.(lines.length);
       yield chunk;
     }
     return;

@@ -1,5 +1,5 @@
 import type { TMessage } from '@/db/schema/content';
-import type { TPreferencePair, TSelectedPairText } from '../exports/preference-pairs';
+import type { TPreferencePair } from '../exports/preference-pairs';
 
 /**
  * Preference-pair export formats: what each trainer reads, one pair a line.
@@ -55,32 +55,5 @@ export function formatPreferencePair(pair: TPreferencePair, format: TPreferenceF
       return { input: { messages: pair.prompt }, preferred_output: pair.chosen, non_preferred_output: pair.rejected };
     case 'hh-rlhf':
       return { chosen: toHhTranscript([...pair.prompt, ...pair.chosen]), rejected: toHhTranscript([...pair.prompt, ...pair.rejected]) };
-  }
-}
-
-/** Joins two JSON arrays given as text: `[a, b]` + `[c]` gives `[a, b, c]`. */
-function concatJsonArrays(a: string, b: string): string {
-  const left = a.slice(1, a.lastIndexOf(']')).trim();
-  const right = b.slice(1, b.lastIndexOf(']')).trim();
-  return `[${left}${left && right ? ', ' : ''}${right}]`;
-}
-
-/** Formats whose lines only copy the conversations: they are written from the JSON text as PostgreSQL sent it. */
-export const textSplicedFormats: readonly TPreferenceFormat[] = ['trl', 'trl-implicit', 'openai'];
-
-/**
- * One line (without the newline) of a spliced format, from a pair whose message lists are JSON
- * text: the same JSON value as `JSON.stringify(formatPreferencePair(...))` of the parsed pair.
- */
-export function preferenceLineFromText(pair: TSelectedPairText, format: TPreferenceFormat): string {
-  switch (format) {
-    case 'trl':
-      return `{"prompt":${pair.prompt},"chosen":${pair.chosen},"rejected":${pair.rejected},"metadata":${JSON.stringify(pair.metadata)}}`;
-    case 'trl-implicit':
-      return `{"chosen":${concatJsonArrays(pair.prompt, pair.chosen)},"rejected":${concatJsonArrays(pair.prompt, pair.rejected)}}`;
-    case 'openai':
-      return `{"input":{"messages":${pair.prompt}},"preferred_output":${pair.chosen},"non_preferred_output":${pair.rejected}}`;
-    default:
-      throw new Error(`${format} lines need parsed messages`);
   }
 }

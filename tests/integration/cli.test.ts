@@ -276,6 +276,7 @@ describe('cli export', () => {
             rejected_origin: 'model',
             guidelines_version: null,
             review: null,
+            source: null,
           },
         });
       }

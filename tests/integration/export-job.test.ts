@@ -111,6 +111,7 @@ describe('the export-project job, run by the worker', () => {
           rejected_origin: 'model',
           guidelines_version: null,
           review: null,
+          source: null,
         },
       });
     }

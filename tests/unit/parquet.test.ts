@@ -25,6 +25,7 @@ const metadata = (i: number, extra: Partial<TPreferencePair['metadata']> = {}): 
   rejected_origin: 'model',
   guidelines_version: 2,
   review: null,
+  source: null,
   ...extra,
 });
 

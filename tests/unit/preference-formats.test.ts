@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TPreferencePair } from '@/server/exports/preference-pairs';
-import { formatPreferencePair, preferenceLineFromText, textSplicedFormats, toHhTranscript } from '@/server/formats/preference-formats';
+import { formatPreferencePair, toHhTranscript } from '@/server/formats/preference-formats';
 
 const pair: TPreferencePair = {
   prompt: [
@@ -15,7 +15,7 @@ const pair: TPreferencePair = {
   rejected: [{ role: 'assistant', content: 'No idea.' }],
   metadata: {
     judgment_id: 1, comparison_id: 2, comparison_external_id: 'x', annotator_id: 3, strength: 'better', relation: 'chosen>rejected',
-    flags: [], chosen_model: 'a', rejected_model: 'b', chosen_origin: 'model', rejected_origin: 'model', guidelines_version: null, review: null,
+    flags: [], chosen_model: 'a', rejected_model: 'b', chosen_origin: 'model', rejected_origin: 'model', guidelines_version: null, review: null, source: null,
   },
 };
 
@@ -40,18 +40,4 @@ describe('preference export formats', () => {
     expect(line.chosen).toBe('\n\nHuman: Be brief.\n\nWeather in Paris?\n\nAssistant: {"name":"weather","arguments":"{\\"city\\":\\"Paris\\"}"}\n\n18 C\n\nIt is 18 °C.');
     expect(toHhTranscript([{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }, { role: 'user', content: 'c' }])).toBe('\n\nHuman: a\n\nAssistant: b\n\nHuman: c');
   });
-});
-
-describe('lines spliced from the JSON text of the messages', () => {
-  // PostgreSQL's jsonb text has its own spacing and key order: the spliced line must parse to the same value.
-  const asText = (messages: unknown[]) => JSON.stringify(messages, null, 1).replace(/\n/g, ' ');
-  const textPair = (p: TPreferencePair) => ({ ...p, promptHash: 'h', prompt: asText(p.prompt), chosen: asText(p.chosen), rejected: asText(p.rejected) });
-
-  for (const format of textSplicedFormats) {
-    it(`${format} gives the same JSON as formatting the parsed pair`, () => {
-      expect(JSON.parse(preferenceLineFromText(textPair(pair), format))).toEqual(JSON.parse(JSON.stringify(formatPreferencePair(pair, format))));
-      const noPrompt = { ...pair, prompt: [] };
-      expect(JSON.parse(preferenceLineFromText(textPair(noPrompt), format))).toEqual(JSON.parse(JSON.stringify(formatPreferencePair(noPrompt, format))));
-    });
-  }
 });
