@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<void>> = {
   'annotator-stats': async () => (await import('./annotator-stats')).run(Number(process.env.BENCH_JUDGMENTS ?? 1_000_000)),
   'sem-dedup': async () => (await import('./semantic-dedup')).run(),
   import: async () => (await import('./import')).run(),
+  export: async () => (await import('./export')).run(),
 };
 
 const benchName = process.argv[2];
