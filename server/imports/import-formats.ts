@@ -173,6 +173,20 @@ export async function importFiles(db: TDb, input: Omit<TFormatImportInput, 'file
   if (input.models?.length && format !== 'answers') throw new AppError('BAD_REQUEST', 'models are chosen only in the answers format', { field: 'models' });
   const maxMessageBytes = input.maxMessageBytes ?? 1_000_000;
 
+  try {
+    return await importInTransaction(db, format, input, maxMessageBytes);
+  } finally {
+    // Files not read yet (an earlier one failed) are closed, not left open.
+    for (const file of input.files) if (!file.source.destroyed) file.source.destroy();
+  }
+}
+
+async function importInTransaction(
+  db: TDb,
+  format: TImportFormat,
+  input: Omit<TFormatImportInput, 'files'> & { files: TNamedSource[] },
+  maxMessageBytes: number,
+): Promise<TFormatImportResult> {
   return db.transaction(async (tx) => {
     const ctx: TWriteContext = {
       projectId: input.projectId,
