@@ -191,9 +191,11 @@ program
   .requiredOption('--project <slug>', 'project slug')
   .addOption(new Option('--format <format>', 'format of the files (see docs/data-formats.md)').choices([...importFormats]).default('native'))
   .option('--models <a,b>', 'answers format: the two models to compare (default: those of the first two answers files)')
+  .option('--dedup-threshold <similarity>', 'semantic dedup: leave out new prompts this similar to a kept one (needs PAIRWISE_EMBEDDING_MODEL)', number)
+  .option('--dedup-report <file>', 'with --dedup-threshold: write the dropped prompts, their nearest kept prompt and the similarity (JSONL)')
   .argument('<files...>', '.jsonl or .jsonl.gz files (answers: the prompts file and one answers file per model)')
   .usage('[options] <file> [file...]')
-  .action(async (files: string[], opts: { project: string; format: TImportFormat; models?: string }) => {
+  .action(async (files: string[], opts: { project: string; format: TImportFormat; models?: string; dedupThreshold?: number; dedupReport?: string }) => {
     const sizes = await Promise.all(files.map(async (file) => (await fs.stat(file).catch(() => null))?.size));
     const unreadable = files.find((_, i) => sizes[i] === undefined);
     if (unreadable !== undefined) throw new AppError('BAD_REQUEST', `cannot read ${unreadable}`);
@@ -202,6 +204,7 @@ program
     await withDatabase(async ({ db }, url) => {
       const p = await requireProjectBySlug(db, opts.project);
       const bar = progressBar('import', 'bytes');
+      let dedupBar: ReturnType<typeof progressBar> | undefined;
       bar.start(total, 0);
       try {
         const result = await importInFormat(db, {
@@ -212,13 +215,33 @@ program
           models,
           maxMessageBytes: env().PAIRWISE_MAX_MESSAGE_BYTES,
           onProgress: (progress) => bar.update(progress.bytes),
+          dedupThreshold: opts.dedupThreshold,
+          onDedupProgress: (done, all) => {
+            if (!dedupBar) {
+              bar.update(total);
+              bar.stop();
+              dedupBar = progressBar('dedup', 'prompts embedded');
+              dedupBar.start(all, 0);
+            }
+            dedupBar.update(done);
+          },
         });
         bar.update(total);
         bar.stop();
+        dedupBar?.stop();
         console.log(importSummary(p.slug, opts.format, result));
+        if (opts.dedupThreshold !== undefined) {
+          const dropped = result.dedupDropped ?? [];
+          console.log(`semantic dedup at ${opts.dedupThreshold}: left out ${dropped.length} near-duplicate prompt(s) and their ${dropped.reduce((n, d) => n + d.comparisons, 0)} comparison(s)`);
+          if (opts.dedupReport) {
+            await fs.writeFile(opts.dedupReport, dropped.map((d) => JSON.stringify(d) + '\n').join(''));
+            console.log(`report: ${opts.dedupReport}`);
+          }
+        }
         await requestTokenCountAt(url, p.id);
       } catch (error) {
         bar.stop();
+        dedupBar?.stop();
         if (error instanceof AppError) throw new AppError(error.code, `${error.message}; nothing was imported`);
         throw error;
       }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { sql } from 'drizzle-orm';
 import type { TDb } from '@/db/client';
 import { AppError } from '../errors';
 import { hhRecord } from './formats/hh-rlhf';
@@ -7,6 +8,7 @@ import { nativeRecord } from './formats/native';
 import { openaiChatRecord } from './formats/openai-chat';
 import { trlRecord } from './formats/trl';
 import { importAnswers } from './import-answers';
+import { dedupImportedPrompts, type TImportDedupDrop } from './import-dedup';
 import { ensureImportUser } from './import-user';
 import { readLines, UnreadableInputError } from './read-lines';
 import { LineError, lineError, parseJsonLine, type TImportRecord } from './records';
@@ -44,6 +46,8 @@ export interface TFormatImportResult {
   judgments: number;
   /** answers: uids without a prompt or without an answer from both models. */
   skipped: number;
+  /** With a dedup threshold: new prompts left out as near duplicates (their comparisons are not in `imported`). */
+  dedupDropped?: TImportDedupDrop[];
 }
 
 export interface TFormatImportInput {
@@ -60,6 +64,9 @@ export interface TFormatImportInput {
   models?: string[];
   maxMessageBytes?: number;
   onProgress?: (progress: TImportProgress) => void;
+  /** Semantic dedup of the new prompts (cosine similarity threshold, in (0, 1)); off when unset. */
+  dedupThreshold?: number;
+  onDedupProgress?: (done: number, total: number) => void;
 }
 
 /** Lines a write batch holds; progress is reported per batch. */
@@ -172,6 +179,10 @@ export async function importFiles(db: TDb, input: Omit<TFormatImportInput, 'file
   if (input.files.length === 0) throw new AppError('BAD_REQUEST', 'no files to import', { field: 'files' });
   if (input.models?.length && format !== 'answers') throw new AppError('BAD_REQUEST', 'models are chosen only in the answers format', { field: 'models' });
   const maxMessageBytes = input.maxMessageBytes ?? 1_000_000;
+  const threshold = input.dedupThreshold;
+  if (threshold !== undefined && !(threshold > 0 && threshold < 1)) {
+    throw new AppError('BAD_REQUEST', `the dedup threshold is a cosine similarity strictly between 0 and 1, got ${threshold}`, { field: 'dedupThreshold' });
+  }
 
   try {
     return await importInTransaction(db, format, input, maxMessageBytes);
@@ -179,6 +190,11 @@ export async function importFiles(db: TDb, input: Omit<TFormatImportInput, 'file
     // Files not read yet (an earlier one failed) are closed, not left open.
     for (const file of input.files) if (!file.source.destroyed) file.source.destroy();
   }
+}
+
+async function nextPromptId(tx: TDb): Promise<number> {
+  const [row] = await tx.execute<{ last: string | null }>(sql`select max(id) as last from prompts`);
+  return Number(row?.last ?? 0) + 1;
 }
 
 async function importInTransaction(
@@ -195,19 +211,28 @@ async function importInTransaction(
       sequences: await identitySequences(tx),
     };
     const run = new ImportRun(tx, ctx, input.onProgress);
+    // Identity values only grow: every prompt this import adds gets an id above the current last one.
+    const firstNewPromptId = input.dedupThreshold === undefined ? 0 : await nextPromptId(tx);
     if (format === 'answers') {
       await importAnswers(run, input.files, { models: input.models, maxMessageBytes });
-      return run.finish();
+    } else {
+      const codec = lineCodecs[format];
+      for (const file of input.files) {
+        const source = labelledFormats.has(format) ? `${format}:${path.basename(file.name ?? 'upload')}` : null;
+        await run.eachLine(file, async (json, ref) => {
+          const record = codec(json);
+          if (record.kind === 'comparison') ref.id = record.id ?? null;
+          await run.add(prepareRecord(record, ref, { maxMessageBytes, source }));
+        });
+      }
     }
-    const codec = lineCodecs[format];
-    for (const file of input.files) {
-      const source = labelledFormats.has(format) ? `${format}:${path.basename(file.name ?? 'upload')}` : null;
-      await run.eachLine(file, async (json, ref) => {
-        const record = codec(json);
-        if (record.kind === 'comparison') ref.id = record.id ?? null;
-        await run.add(prepareRecord(record, ref, { maxMessageBytes, source }));
-      });
+    const result = await run.finish();
+    if (input.dedupThreshold !== undefined) {
+      const dropped = await dedupImportedPrompts(tx, { projectId: input.projectId, firstNewPromptId, threshold: input.dedupThreshold, onProgress: input.onDedupProgress });
+      result.dedupDropped = dropped;
+      result.prompts -= dropped.length;
+      result.imported -= dropped.reduce((n, d) => n + d.comparisons, 0);
     }
-    return run.finish();
+    return result;
   });
 }

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import os from 'node:os';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { TMessage } from '@/db/schema';
 import { verifyPassword } from '@/server/auth/passwords';
 import { AppError } from '@/server/errors';
@@ -20,6 +21,13 @@ import { repoRoot } from '../helpers/app-process';
 import { setupTestDatabase } from '../helpers/db';
 import { comparisonLines, makeProject, makeUser } from '../helpers/factories';
 import { castVote } from '../helpers/votes';
+import { makeTinyEmbeddingModel } from '../fixtures/make-tiny-embedding-model';
+
+// Semantic dedup at import loads the embedding model named here (read once, with the environment).
+const modelDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pairwise-import-embed-'));
+makeTinyEmbeddingModel(modelDir);
+process.env.PAIRWISE_EMBEDDING_MODEL = modelDir;
+afterAll(() => fs.rmSync(modelDir, { recursive: true, force: true }));
 
 const db = setupTestDatabase();
 const FIXTURES = path.join(repoRoot, 'tests', 'fixtures', 'import');
@@ -418,5 +426,39 @@ describe('imported judgments are not an annotator’s work', () => {
     const sources = exported.map((l) => (l.metadata as { source?: string }).source ?? null);
     expect(sources.filter((s) => s === 'trl:labels.jsonl')).toHaveLength(4);
     expect(sources.filter((s) => s === null)).toHaveLength(3);
+  });
+});
+
+describe('semantic dedup at import', () => {
+  it('leaves out new prompts too similar to a kept one, existing or new, with a report, all in the import transaction', async () => {
+    {
+      const { handle } = db.current;
+      const project = await makeProject(handle);
+      const line = (id: string, prompt: string) => JSON.stringify({ id, prompt, responses: [{ content: `one ${id}` }, { content: `two ${id}` }] });
+      await importInFormat(handle.db, { projectId: project.id, judgmentsRequired: 1, files: [{ name: 'first.jsonl', source: Readable.from([line('a', 'write a poem about the blue sky') + '\n']) }] });
+      const result = await importInFormat(handle.db, {
+        projectId: project.id,
+        judgmentsRequired: 1,
+        dedupThreshold: 0.9,
+        files: [
+          {
+            name: 'second.jsonl',
+            source: Readable.from([
+              [line('b', 'write a poem about the blue sky please'), line('c', 'explain python code to a child'), line('d', 'explain python code to a child please')].join('\n') + '\n',
+            ]),
+          },
+        ],
+      });
+      expect(result).toMatchObject({ imported: 1, prompts: 1 });
+      expect(result.dedupDropped!.map((d) => [d.prompt, d.nearestPrompt, d.comparisons])).toEqual([
+        ['write a poem about the blue sky please', 'write a poem about the blue sky', 1],
+        ['explain python code to a child please', 'explain python code to a child', 1],
+      ]);
+      const ids = await handle.sql<{ external_id: string }[]>`select external_id from comparisons where project_id = ${project.id} order by id`;
+      expect(ids.map((r) => r.external_id)).toEqual(['a', 'c']);
+      await expect(
+        importInFormat(handle.db, { projectId: project.id, judgmentsRequired: 1, dedupThreshold: 1, files: [{ name: 'x.jsonl', source: Readable.from([line('e', 'x') + '\n']) }] }),
+      ).rejects.toThrow(/strictly between 0 and 1, got 1/);
+    }
   });
 });
