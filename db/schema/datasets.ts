@@ -5,6 +5,9 @@ import { users } from './users';
 
 export const datasetVersionStatus = pgEnum('dataset_version_status', ['queued', 'running', 'succeeded', 'failed', 'cancelled']);
 
+/** What a version holds: preference pairs built from judgments, or SFT conversations (rejection sampling's output). */
+export const datasetVersionKind = pgEnum('dataset_version_kind', ['preference', 'sft']);
+
 /**
  * An immutable, hashed snapshot of curated preference pairs. The row records the request
  * (name, filter spec) and, once the worker has built it, the manifest and the content hash;
@@ -16,6 +19,7 @@ export const datasetVersions = pgTable(
   {
     id: bigint({ mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
     name: text().notNull(),
+    kind: datasetVersionKind().notNull().default('preference'),
     /** The normalised filter spec (server/datasets/spec.ts): the same spec over the same data gives the same hash. */
     spec: jsonb().$type<Record<string, unknown>>().notNull(),
     status: datasetVersionStatus().notNull().default('queued'),

@@ -8,3 +8,4 @@ export * from './live';
 export * from './enums';
 export * from './datasets';
 export * from './api-tokens';
+export * from './rounds';
