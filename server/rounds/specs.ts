@@ -1,0 +1,242 @@
+import { stringify } from 'yaml';
+import type { TArtifactStore } from '../artifacts/store';
+import { streamVersionExport, type TVersionFormat, type TVersionSplit } from '../datasets/version-files';
+
+/** The training kinds that run on an executor: TRL's trainers and mergekit. */
+export const trainingKinds = ['reward', 'sft', 'dpo', 'merge'] as const;
+export type TTrainingKind = (typeof trainingKinds)[number];
+
+/** A dataset file a run reads: made from a dataset version and placed in the run's folder. */
+export interface TRunInput {
+  key: string;
+  uri: string;
+  description: string;
+  /** What the file is built from; absent for inputs that are not dataset files. */
+  source?: { versionId: number; format: TVersionFormat; split: TVersionSplit };
+}
+
+/**
+ * Everything an executor needs for one training run, exactly as an admin sees it before launch:
+ * the config (YAML-able), the YAML text written to the artifact store, and the command line.
+ */
+export interface TRunSpec {
+  kind: TTrainingKind;
+  config: Record<string, unknown>;
+  configYaml: string;
+  configKey: string;
+  command: string[];
+  gpus: number;
+  inputs: TRunInput[];
+  outputKey: string;
+  outputUri: string;
+}
+
+/** Where a run's files live: `runs/<id>/`. A preview (no run yet) uses `runs/preview-<stage>/`. */
+export function runKeys(runId: number | string) {
+  const prefix = `runs/${runId}/`;
+  return {
+    prefix,
+    config: `${prefix}config.yaml`,
+    data: (name: string) => `${prefix}data/${name}.jsonl`,
+    output: `${prefix}output`,
+    trainerState: `${prefix}output/trainer_state.json`,
+    log: (attempt: number) => `${prefix}logs/attempt-${attempt}.log`,
+    result: `${prefix}result.json`,
+  };
+}
+
+/**
+ * Defaults follow Llama 3 (section 4.1) where the paper gives a value, and TRL's documented
+ * defaults elsewhere. Batch sizes are per device; the effective batch is
+ * per_device_train_batch_size × gradient_accumulation_steps × GPUs (8 × 4 × 8 = 256 pairs for DPO).
+ */
+export const trainingDefaults = {
+  reward: {
+    // The paper gives no reward-model learning rate; 1e-5 over one epoch is TRL's reward example setting for a full fine-tune.
+    learning_rate: 1.0e-5,
+    num_train_epochs: 1,
+    per_device_train_batch_size: 8,
+    gradient_accumulation_steps: 4,
+    max_length: 4096,
+    lr_scheduler_type: 'cosine',
+    warmup_ratio: 0.03,
+    bf16: true,
+    gradient_checkpointing: true,
+    logging_steps: 10,
+    save_strategy: 'steps',
+    save_steps: 500,
+    report_to: 'none',
+  },
+  sft: {
+    // Llama 3: "learning rate of 1e-5"; 8.5K-9K steps at 405B scale, so an epoch count is the portable choice.
+    learning_rate: 1.0e-5,
+    num_train_epochs: 2,
+    per_device_train_batch_size: 4,
+    gradient_accumulation_steps: 8,
+    max_length: 8192,
+    // Only the assistant turns are learned, as in Llama 3's SFT (prompt tokens are masked).
+    assistant_only_loss: true,
+    lr_scheduler_type: 'cosine',
+    warmup_ratio: 0.03,
+    bf16: true,
+    gradient_checkpointing: true,
+    logging_steps: 10,
+    save_strategy: 'steps',
+    save_steps: 500,
+    report_to: 'none',
+  },
+  dpo: {
+    // Llama 3: lr 1e-5, beta 0.1, an NLL term on the chosen sequence with coefficient 0.2.
+    // TRL removed rpo_alpha: the NLL term is a second loss with its weight.
+    learning_rate: 1.0e-5,
+    beta: 0.1,
+    loss_type: ['sigmoid', 'sft'],
+    loss_weights: [1.0, 0.2],
+    num_train_epochs: 1,
+    per_device_train_batch_size: 8,
+    gradient_accumulation_steps: 4,
+    max_length: 8192,
+    lr_scheduler_type: 'cosine',
+    warmup_ratio: 0.03,
+    bf16: true,
+    gradient_checkpointing: true,
+    logging_steps: 10,
+    save_strategy: 'steps',
+    save_steps: 500,
+    report_to: 'none',
+  },
+  merge: { merge_method: 'linear', dtype: 'bfloat16' },
+} as const;
+
+export const defaultGpus: Record<TTrainingKind, number> = { reward: 8, sft: 8, dpo: 8, merge: 0 };
+
+/** Keys an admin may not override: they tie the config to the run's own files. */
+const managedKeys = new Set(['output_dir', 'datasets', 'dataset_name', 'model_name_or_path']);
+
+function applyOverrides(base: Record<string, unknown>, overrides: Record<string, unknown> | undefined): Record<string, unknown> {
+  const out = { ...base };
+  for (const [key, value] of Object.entries(overrides ?? {})) {
+    if (managedKeys.has(key)) continue;
+    if (value === null) delete out[key];
+    else out[key] = value;
+  }
+  return out;
+}
+
+export interface TTrlSpecInput {
+  kind: 'reward' | 'sft' | 'dpo';
+  /** `runs/<id>` for a run, `runs/preview-<stage>` for a preview. */
+  runRef: number | string;
+  /** The weights to start from: a hub id or a URI (for SFT the current policy, for DPO the SFT output). */
+  modelNameOrPath: string;
+  /** The dataset version trained on (train split). */
+  versionId: number;
+  versionKind: 'preference' | 'sft';
+  gpus?: number;
+  overrides?: Record<string, unknown>;
+}
+
+/** The export each trainer reads: implicit prompt for the reward model, explicit prompt for DPO, messages for SFT. */
+const inputFormat: Record<'reward' | 'sft' | 'dpo', TVersionFormat> = { reward: 'trl-implicit', dpo: 'trl', sft: 'sft' };
+
+function yamlOf(config: Record<string, unknown>): string {
+  return stringify(config, { lineWidth: 0 });
+}
+
+/** A TRL CLI run (`trl reward|sft|dpo --config <uri>`): config, YAML text, command and inputs. */
+export function trlRunSpec(store: Pick<TArtifactStore, 'uri'>, input: TTrlSpecInput): TRunSpec {
+  const keys = runKeys(input.runRef);
+  const format = inputFormat[input.kind];
+  // A preference version keeps its test split for evaluation; an SFT version (rejection sampling's output) is all training data.
+  const split: TVersionSplit = input.versionKind === 'sft' ? 'all' : 'train';
+  const inputs: TRunInput[] = [
+    {
+      key: keys.data('train'),
+      uri: store.uri(keys.data('train')),
+      description: `${input.versionKind} dataset version ${input.versionId}, ${split} split, ${format} format`,
+      source: { versionId: input.versionId, format, split },
+    },
+  ];
+  const config: Record<string, unknown> = {
+    model_name_or_path: input.modelNameOrPath,
+    // TRL's dataset mixture: a local JSONL file read by the `json` builder of `datasets`. The
+    // mixture concatenates its entries into one training split, so the version's test split is
+    // kept for the round's own evaluation stage instead of the trainer's.
+    datasets: inputs.map((i) => ({ path: 'json', data_files: i.uri, split: 'train' })),
+    output_dir: store.uri(keys.output),
+    ...applyOverrides({ ...trainingDefaults[input.kind] }, input.overrides),
+  };
+  const configYaml = yamlOf(config);
+  return {
+    kind: input.kind,
+    config,
+    configYaml,
+    configKey: keys.config,
+    command: ['trl', input.kind, '--config', store.uri(keys.config)],
+    gpus: input.gpus ?? defaultGpus[input.kind],
+    inputs,
+    outputKey: keys.output,
+    outputUri: store.uri(keys.output),
+  };
+}
+
+export interface TMergeSpecInput {
+  runRef: number | string;
+  /** Checkpoints to average, each with its weight (mergekit normalises the weights). */
+  models: { uri: string; weight: number; description?: string }[];
+  gpus?: number;
+  overrides?: Record<string, unknown>;
+}
+
+/** A mergekit linear average (`mergekit-yaml <config> <output>`): Llama 3 averages models at each stage. */
+export function mergeRunSpec(store: Pick<TArtifactStore, 'uri'>, input: TMergeSpecInput): TRunSpec {
+  const keys = runKeys(input.runRef);
+  const config: Record<string, unknown> = {
+    ...applyOverrides({ ...trainingDefaults.merge }, input.overrides),
+    models: input.models.map((m) => ({ model: m.uri, parameters: { weight: m.weight } })),
+  };
+  const outputUri = store.uri(keys.output);
+  return {
+    kind: 'merge',
+    config,
+    configYaml: yamlOf(config),
+    configKey: keys.config,
+    command: ['mergekit-yaml', store.uri(keys.config), outputUri],
+    gpus: input.gpus ?? defaultGpus.merge,
+    inputs: input.models.map((m) => ({ key: '', uri: m.uri, description: m.description ?? 'checkpoint to average' })),
+    outputKey: keys.output,
+    outputUri,
+  };
+}
+
+/**
+ * An edited spec keeps its command and inputs; only the config is the admin's. The YAML is
+ * always re-made from the config so the two never disagree.
+ */
+export function withConfig(spec: TRunSpec, config: Record<string, unknown>): TRunSpec {
+  const merged: Record<string, unknown> = { ...config };
+  for (const key of managedKeys) {
+    if (key in spec.config) merged[key] = spec.config[key];
+    else delete merged[key];
+  }
+  return { ...spec, config: merged, configYaml: yamlOf(merged) };
+}
+
+/**
+ * Puts a run's inputs where the GPU host reads them: each dataset file streamed from its
+ * version's export into `runs/<id>/data/`, and the config YAML. Idempotent: files are rewritten
+ * whole (atomic writes), so a retried submit never sees half a file.
+ */
+export async function materializeRunInputs(store: TArtifactStore, spec: TRunSpec): Promise<{ key: string; bytes: number }[]> {
+  const written: { key: string; bytes: number }[] = [];
+  for (const input of spec.inputs) {
+    if (!input.source) continue;
+    const { bytes } = await store.write(input.key, streamVersionExport(store, input.source.versionId, { format: input.source.format, split: input.source.split }));
+    written.push({ key: input.key, bytes });
+  }
+  const { bytes } = await store.write(spec.configKey, (async function* () {
+    yield spec.configYaml;
+  })());
+  written.push({ key: spec.configKey, bytes });
+  return written;
+}
