@@ -7,6 +7,10 @@ export const jobs = {
   exportProject: { name: 'export-project', payload: z.object({ exportId: z.number().int().positive() }) },
   countTokens: { name: 'count-tokens', payload: z.object({ projectId: z.number().int().positive() }) },
   buildDataset: { name: 'build-dataset', payload: z.object({ versionId: z.number().int().positive() }) },
+  runSubmit: { name: 'run-submit', payload: z.object({ runId: z.number().int().positive() }) },
+  runPoll: { name: 'run-poll', payload: z.object({ runId: z.number().int().positive() }) },
+  roundAdvance: { name: 'round-advance', payload: z.object({ roundId: z.number().int().positive() }) },
+  roundStage: { name: 'round-stage', payload: z.object({ runId: z.number().int().positive() }) },
 } as const;
 export const DEAD_LETTER_QUEUE = 'dead-letter';
 

@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import { ZSampling } from '../models/schemas';
+import { trainingDefaults } from './specs';
+
+/** The stages of a round, in the order they run. Merge is optional; the others always run. */
+export const stageKinds = ['reward', 'rejection-sampling', 'sft', 'dpo', 'merge', 'eval', 'register'] as const;
+export type TStageKind = (typeof stageKinds)[number];
+
+const ZConfigOverrides = z.record(z.string(), z.unknown()).default({});
+const ZGpus = z.number().int().min(0).max(1024);
+
+function isHttpUrl(value: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
+/** Where a model produced by the round will be served once an admin deploys it (vLLM, TGI, ...). */
+export const ZServingEndpoint = z.object({
+  baseUrl: z.string().trim().refine(isHttpUrl, 'must be an http or https URL such as http://gpu-1:8000/v1'),
+  apiModel: z.string().trim().min(1, 'must not be empty').max(200),
+  apiKeyEnv: z
+    .string()
+    .trim()
+    .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name')
+    .optional(),
+});
+export type TServingEndpoint = z.infer<typeof ZServingEndpoint>;
+
+const ZMergeSource = z.union([z.enum(['dpo', 'sft', 'policy']), z.string().trim().regex(/^(s3|file|gs|hf):\/\/|^[\w.-]+\/[\w.-]+$/, 'must be dpo, sft, policy, a URI or a hub id')]);
+
+/**
+ * A round's plan as an admin writes it; every field has a Llama 3 default. Each training
+ * stage's `config` holds the admin's edits over the generated TRL / mergekit config (a value of
+ * null removes a key); the run's own files (datasets, output_dir, model) cannot be overridden.
+ */
+export const ZRoundPlan = z.object({
+  /** The model the reward model starts from, and the policy's weights when the policy entry has no artifact. */
+  baseModel: z.string().trim().min(1, 'must name the base model, e.g. meta-llama/Llama-3.1-8B-Instruct').max(500),
+  reward: z
+    .object({
+      gpus: ZGpus.default(8),
+      config: ZConfigOverrides,
+      /** Where the trained reward model will answer /classify (vLLM --runner pooling): rejection sampling and evaluation score through it. */
+      serving: ZServingEndpoint.extend({ kind: z.enum(['vllm-classify', 'onnx-local']).default('vllm-classify') }).optional(),
+    })
+    .default({ gpus: 8, config: {} }),
+  rejectionSampling: z
+    .object({
+      /** Llama 3: "typically between 10 and 30" samples per prompt. */
+      k: z.number().int().min(1).max(100).default(10),
+      systemPrompts: z.array(z.string().max(10_000)).max(50).optional(),
+      sampling: ZSampling.optional(),
+      concurrency: z.number().int().min(1).max(256).default(8),
+    })
+    .default({ k: 10, concurrency: 8 }),
+  sft: z.object({ gpus: ZGpus.default(8), config: ZConfigOverrides }).default({ gpus: 8, config: {} }),
+  dpo: z.object({ gpus: ZGpus.default(8), config: ZConfigOverrides }).default({ gpus: 8, config: {} }),
+  merge: z
+    .object({
+      enabled: z.boolean().default(false),
+      gpus: ZGpus.default(0),
+      config: ZConfigOverrides,
+      /** Checkpoints to average with their weights: this round's DPO or SFT output, the starting policy, or any URI. */
+      models: z
+        .array(z.object({ source: ZMergeSource, weight: z.number().positive().max(100) }))
+        .min(1)
+        .max(20)
+        .default([
+          { source: 'dpo', weight: 0.5 },
+          { source: 'sft', weight: 0.5 },
+        ]),
+    })
+    .default({ enabled: false, gpus: 0, config: {}, models: [{ source: 'dpo', weight: 0.5 }, { source: 'sft', weight: 0.5 }] }),
+  eval: z
+    .object({
+      /** Held-out prompts (the preference version's test split) compared by the reward model. */
+      maxPrompts: z.number().int().min(1).max(10_000).default(200),
+      sampling: ZSampling.optional(),
+      /** A project (slug) that receives new-vs-previous comparisons for human evaluation. */
+      humanProject: z.string().trim().min(1).optional(),
+      humanComparisons: z.number().int().min(0).max(10_000).default(100),
+    })
+    .default({ maxPrompts: 200, humanComparisons: 100 }),
+  register: z.object({
+    /** The registry name of the new policy. */
+    name: z.string().trim().min(1, 'must not be empty').max(100),
+    /** Where the new policy is served: evaluation samples from it, and live generation can use it. */
+    serving: ZServingEndpoint.optional(),
+  }),
+});
+export type TRoundPlanInput = z.input<typeof ZRoundPlan>;
+export type TRoundPlan = z.output<typeof ZRoundPlan>;
+
+/** The stages this plan runs, in order. */
+export function planStages(plan: TRoundPlan): TStageKind[] {
+  return stageKinds.filter((kind) => kind !== 'merge' || plan.merge.enabled);
+}
+
+/** Where the stage's GPU count comes from; worker-side stages use none. */
+export function stageGpus(plan: TRoundPlan, kind: TStageKind): number {
+  if (kind === 'reward') return plan.reward.gpus;
+  if (kind === 'sft') return plan.sft.gpus;
+  if (kind === 'dpo') return plan.dpo.gpus;
+  if (kind === 'merge') return plan.merge.gpus;
+  return 0;
+}
+
+/** Stages that run on an executor (GPU hosts); the others run in the worker. */
+export function runsOnExecutor(kind: TStageKind): kind is 'reward' | 'sft' | 'dpo' | 'merge' {
+  return kind === 'reward' || kind === 'sft' || kind === 'dpo' || kind === 'merge';
+}
+
+/** The Llama 3 defaults, for forms: what each training stage's config starts from. */
+export const planDefaults = { trainingDefaults, rejectionSamplingK: 10, evalMaxPrompts: 200 };
