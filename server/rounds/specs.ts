@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import type { TArtifactStore } from '../artifacts/store';
 import { streamVersionExport, type TVersionFormat, type TVersionSplit } from '../datasets/version-files';
@@ -143,6 +144,43 @@ function yamlOf(config: Record<string, unknown>): string {
   return stringify(config, { lineWidth: 0 });
 }
 
+/**
+ * How a GPU host names a file. A file:// URI is a path on a filesystem the host shares with the
+ * worker (the local executor, or a mounted volume): the trainer gets the plain path. s3:// stays
+ * as it is where `datasets` reads it (through s3fs); configs, model weights and outputs are
+ * copied by the run's command, since neither the TRL CLI nor transformers open s3:// paths.
+ */
+export function hostPath(uri: string): string {
+  return uri.startsWith('file:') ? fileURLToPath(uri) : uri;
+}
+
+function isRemote(uri: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !uri.startsWith('file:');
+}
+
+function shellQuoteArg(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The command line. With a local or mounted store it is the tool itself; with object storage it
+ * is a short shell script: fetch the config (and s3:// weights) to a scratch folder, run, upload
+ * the output folder (the host needs the AWS CLI).
+ */
+function commandFor(tool: string[], configUri: string, outputUri: string, scratch: string, remoteModels: { uri: string; local: string }[]): string[] {
+  if (!isRemote(configUri)) return [...tool, hostPath(configUri)];
+  const q = shellQuoteArg;
+  const steps = [
+    'set -euo pipefail',
+    `mkdir -p ${q(scratch)}`,
+    `aws s3 cp ${q(configUri)} ${q(`${scratch}/config.yaml`)}`,
+    ...remoteModels.map((m) => `aws s3 sync ${q(m.uri)} ${q(m.local)}`),
+    [...tool, `${scratch}/config.yaml`].map(q).join(' '),
+    `aws s3 sync ${q(`${scratch}/output`)} ${q(outputUri)}`,
+  ];
+  return ['bash', '-c', steps.join('\n')];
+}
+
 /** A TRL CLI run (`trl reward|sft|dpo --config <uri>`): config, YAML text, command and inputs. */
 export function trlRunSpec(store: Pick<TArtifactStore, 'uri'>, input: TTrlSpecInput): TRunSpec {
   const keys = runKeys(input.runRef);
@@ -157,13 +195,16 @@ export function trlRunSpec(store: Pick<TArtifactStore, 'uri'>, input: TTrlSpecIn
       source: { versionId: input.versionId, format, split },
     },
   ];
+  const outputUri = store.uri(keys.output);
+  const scratch = `/tmp/pairwise-${String(input.runRef)}`;
+  const remoteModel = input.modelNameOrPath.startsWith('s3://') ? [{ uri: input.modelNameOrPath, local: `${scratch}/model` }] : [];
   const config: Record<string, unknown> = {
-    model_name_or_path: input.modelNameOrPath,
+    model_name_or_path: remoteModel.length ? remoteModel[0]!.local : hostPath(input.modelNameOrPath),
     // TRL's dataset mixture: a local JSONL file read by the `json` builder of `datasets`. The
     // mixture concatenates its entries into one training split, so the version's test split is
     // kept for the round's own evaluation stage instead of the trainer's.
-    datasets: inputs.map((i) => ({ path: 'json', data_files: i.uri, split: 'train' })),
-    output_dir: store.uri(keys.output),
+    datasets: inputs.map((i) => ({ path: 'json', data_files: hostPath(i.uri), split: 'train' })),
+    output_dir: isRemote(outputUri) ? `${scratch}/output` : hostPath(outputUri),
     ...applyOverrides({ ...trainingDefaults[input.kind] }, input.overrides),
   };
   const configYaml = yamlOf(config);
@@ -172,7 +213,7 @@ export function trlRunSpec(store: Pick<TArtifactStore, 'uri'>, input: TTrlSpecIn
     config,
     configYaml,
     configKey: keys.config,
-    command: ['trl', input.kind, '--config', store.uri(keys.config)],
+    command: commandFor(['trl', input.kind, '--config'], store.uri(keys.config), outputUri, scratch, remoteModel),
     gpus: input.gpus ?? defaultGpus[input.kind],
     inputs,
     outputKey: keys.output,
@@ -191,17 +232,23 @@ export interface TMergeSpecInput {
 /** A mergekit linear average (`mergekit-yaml <config> <output>`): Llama 3 averages models at each stage. */
 export function mergeRunSpec(store: Pick<TArtifactStore, 'uri'>, input: TMergeSpecInput): TRunSpec {
   const keys = runKeys(input.runRef);
+  const outputUri = store.uri(keys.output);
+  const scratch = `/tmp/pairwise-${String(input.runRef)}`;
+  const remote = input.models.flatMap((m, i) => (m.uri.startsWith('s3://') ? [{ uri: m.uri, local: `${scratch}/model-${i}` }] : []));
   const config: Record<string, unknown> = {
     ...applyOverrides({ ...trainingDefaults.merge }, input.overrides),
-    models: input.models.map((m) => ({ model: m.uri, parameters: { weight: m.weight } })),
+    models: input.models.map((m) => ({ model: remote.find((r) => r.uri === m.uri)?.local ?? hostPath(m.uri), parameters: { weight: m.weight } })),
   };
-  const outputUri = store.uri(keys.output);
+  const configUri = store.uri(keys.config);
+  const command = isRemote(configUri)
+    ? commandFor(['mergekit-yaml'], configUri, outputUri, scratch, remote).map((part, i, all) => (i === all.length - 1 ? part.replace(`mergekit-yaml ${scratch}/config.yaml`, `mergekit-yaml ${scratch}/config.yaml ${scratch}/output`) : part))
+    : ['mergekit-yaml', hostPath(configUri), hostPath(outputUri)];
   return {
     kind: 'merge',
     config,
     configYaml: yamlOf(config),
     configKey: keys.config,
-    command: ['mergekit-yaml', store.uri(keys.config), outputUri],
+    command,
     gpus: input.gpus ?? defaultGpus.merge,
     inputs: input.models.map((m) => ({ key: '', uri: m.uri, description: m.description ?? 'checkpoint to average' })),
     outputKey: keys.output,
