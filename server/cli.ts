@@ -19,6 +19,7 @@ import { requestTokenCountAt } from './quality/token-counts';
 import { listModels, registerModel, resolveModelIds, setProjectModels } from './models/models';
 import { registerTokenCommands } from './api-tokens/cli-commands';
 import { registerDatasetCommands } from './datasets/cli-commands';
+import { registerExecutorCommands } from './executors/cli-commands';
 import { addMember, createProject, requireProjectBySlug } from './projects/projects';
 import { roles } from './users/schemas';
 import { createUser, firstPlatformAdmin, requireUserByEmail } from './users/users';
@@ -309,5 +310,6 @@ gold
 
 registerDatasetCommands(program);
 registerTokenCommands(program);
+registerExecutorCommands(program);
 
 program.parseAsync(process.argv).catch(reportCliError);

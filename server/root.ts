@@ -1,6 +1,7 @@
 import { annotationRouter } from './annotation/router';
 import { apiTokensRouter } from './api-tokens/router';
 import { datasetsRouter } from './datasets/router';
+import { executorsRouter } from './executors/router';
 import { exportsRouter } from './exports/router';
 import { liveRouter } from './live/router';
 import { modelsRouter } from './models/router';
@@ -9,6 +10,7 @@ import { dataStatsRouter } from './quality/data-stats-router';
 import { qualityRouter } from './quality/router';
 import { annotatorsRouter } from './quality/annotators-router';
 import { reviewsRouter } from './quality/reviews-router';
+import { roundsRouter } from './rounds/router';
 import { createCallerFactory, router } from './trpc';
 
 export const appRouter = router({
@@ -23,6 +25,8 @@ export const appRouter = router({
   live: liveRouter,
   datasets: datasetsRouter,
   apiTokens: apiTokensRouter,
+  rounds: roundsRouter,
+  executors: executorsRouter,
 });
 
 export type TAppRouter = typeof appRouter;

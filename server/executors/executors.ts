@@ -1,0 +1,187 @@
+import fs from 'node:fs/promises';
+import { and, asc, eq, inArray, sql as dsql } from 'drizzle-orm';
+import type { TDb } from '@/db/client';
+import { executors, runs } from '@/db/schema';
+import { AppError } from '../errors';
+import { issuePath, parseInput } from '../validation';
+import {
+  executorConfigSchemas,
+  ZCreateExecutor,
+  ZExecutorRef,
+  ZUpdateExecutor,
+  type TCreateExecutor,
+  type TExecutorKind,
+  type TParsedExecutorConfig,
+  type TUpdateExecutor,
+} from './schemas';
+
+/** An executor as admins see it: its config holds no secrets, only the names of the variables that do. */
+export interface TExecutorInfo {
+  id: number;
+  name: string;
+  kind: TExecutorKind;
+  config: Record<string, unknown>;
+  enabled: boolean;
+  createdAt: Date;
+  /** Environment variables the config refers to (secrets, auth headers). */
+  secretEnv: string[];
+  /** Those of them not set in this process (the worker must have them; the web app need not). */
+  missingEnv: string[];
+}
+
+type TExecutorRow = typeof executors.$inferSelect;
+
+/** Validates a config for its kind; a failure is a 400 naming the field (`config.address`). */
+export function parseExecutorConfig(kind: TExecutorKind, config: unknown, field = 'config'): TParsedExecutorConfig {
+  const schema = executorConfigSchemas[kind];
+  if (!schema) throw new AppError('BAD_REQUEST', `${field}: unknown executor kind ${String(kind)}`, { field });
+  const result = schema.safeParse(config ?? {});
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const at = issuePath([field, ...issue.path]);
+    throw new AppError('BAD_REQUEST', `${at}: ${issue.message}`, { field: at });
+  }
+  return { kind, config: result.data } as TParsedExecutorConfig;
+}
+
+/** Names of the worker environment variables a config reads secrets from. */
+export function referencedEnv(parsed: TParsedExecutorConfig): string[] {
+  const names = new Set<string>();
+  if (parsed.kind === 'local' || parsed.kind === 'ray') for (const name of Object.values(parsed.config.secretEnv ?? {})) names.add(name);
+  if (parsed.kind === 'ray') for (const name of Object.values(parsed.config.headers ?? {})) names.add(name);
+  return [...names].sort();
+}
+
+function toInfo(row: TExecutorRow): TExecutorInfo {
+  let secretEnv: string[] = [];
+  try {
+    secretEnv = referencedEnv(parseExecutorConfig(row.kind, row.config));
+  } catch {
+    // A config stored before a schema change still lists; using it reports the problem.
+  }
+  return {
+    id: row.id,
+    name: row.name,
+    kind: row.kind,
+    config: row.config,
+    enabled: row.enabled,
+    createdAt: row.createdAt,
+    secretEnv,
+    missingEnv: secretEnv.filter((name) => !process.env[name]),
+  };
+}
+
+export async function createExecutor(db: TDb, input: TCreateExecutor): Promise<TExecutorInfo> {
+  const data = parseInput(ZCreateExecutor, input);
+  const [row] = await db
+    .insert(executors)
+    .values({ name: data.name, kind: data.kind, config: data.config as Record<string, unknown>, enabled: data.enabled })
+    .onConflictDoNothing({ target: executors.name })
+    .returning();
+  if (!row) throw new AppError('CONFLICT', `an executor named ${data.name} already exists`, { field: 'name' });
+  return toInfo(row);
+}
+
+export async function listExecutors(db: TDb): Promise<TExecutorInfo[]> {
+  return (await db.select().from(executors).orderBy(asc(executors.name))).map(toInfo);
+}
+
+export async function getExecutor(db: TDb, id: number): Promise<TExecutorInfo> {
+  const [row] = await db.select().from(executors).where(eq(executors.id, id));
+  if (!row) throw new AppError('NOT_FOUND', `no executor with id ${id}`);
+  return toInfo(row);
+}
+
+export async function requireExecutorByName(db: TDb, name: string): Promise<TExecutorInfo> {
+  const [row] = await db.select().from(executors).where(eq(executors.name, name));
+  if (!row) throw new AppError('NOT_FOUND', `no executor named ${name}`, { field: 'name' });
+  return toInfo(row);
+}
+
+/** Renames, replaces the config (validated against the executor's kind) or enables/disables. */
+export async function updateExecutor(db: TDb, input: TUpdateExecutor): Promise<TExecutorInfo> {
+  const data = parseInput(ZUpdateExecutor, input);
+  const current = await getExecutor(db, data.id);
+  const changes: Partial<typeof executors.$inferInsert> = {};
+  if (data.name !== undefined) changes.name = data.name;
+  if (data.enabled !== undefined) changes.enabled = data.enabled;
+  if (data.config !== undefined) changes.config = parseExecutorConfig(current.kind, data.config).config as Record<string, unknown>;
+  if (Object.keys(changes).length === 0) return current;
+  try {
+    const [row] = await db.update(executors).set(changes).where(eq(executors.id, data.id)).returning();
+    if (!row) throw new AppError('NOT_FOUND', `no executor with id ${data.id}`);
+    return toInfo(row);
+  } catch (error) {
+    if ((error as { code?: string }).code === '23505') throw new AppError('CONFLICT', `an executor named ${data.name} already exists`, { field: 'name' });
+    throw error;
+  }
+}
+
+const activeRunStatuses = ['submitted', 'running'] as const;
+
+/** Deletes an executor that no run is using right now (finished runs keep their history, without it). */
+export async function deleteExecutor(db: TDb, id: number): Promise<{ id: number }> {
+  parseInput(ZExecutorRef, { id });
+  return db.transaction(async (tx) => {
+    const [row] = await tx.select({ id: executors.id }).from(executors).where(eq(executors.id, id)).for('update');
+    if (!row) throw new AppError('NOT_FOUND', `no executor with id ${id}`);
+    const [active] = await tx
+      .select({ n: dsql<number>`count(*)::int` })
+      .from(runs)
+      .where(and(eq(runs.executorId, id), inArray(runs.status, [...activeRunStatuses])));
+    if (active && active.n > 0) throw new AppError('CONFLICT', `${active.n} run(s) are active on this executor: cancel them or disable the executor instead`);
+    await tx.delete(executors).where(eq(executors.id, id));
+    return { id };
+  });
+}
+
+export interface TConnectionCheck {
+  check: string;
+  ok: boolean;
+  detail: string;
+}
+
+/**
+ * What can be checked from this process: the referenced environment variables, local folders,
+ * and for Ray the job server's version endpoint. Kubernetes is not contacted from here (the
+ * worker talks to it); its kubeconfig file is checked when one is named.
+ */
+export async function testExecutorConnection(db: TDb, id: number, options: { fetch?: typeof fetch } = {}): Promise<{ ok: boolean; checks: TConnectionCheck[] }> {
+  const info = await getExecutor(db, id);
+  const parsed = parseExecutorConfig(info.kind, info.config);
+  const checks: TConnectionCheck[] = info.secretEnv.map((name) => ({
+    check: `$${name}`,
+    ok: Boolean(process.env[name]),
+    detail: process.env[name] ? 'set' : 'not set in this process (the worker needs it)',
+  }));
+  const folder = async (check: string, dir: string) => {
+    const stat = await fs.stat(dir).catch(() => null);
+    checks.push({ check, ok: Boolean(stat?.isDirectory()), detail: stat?.isDirectory() ? dir : `${dir} is not a folder here` });
+  };
+  if (parsed.kind === 'local') {
+    if (parsed.config.workdir) await folder('workdir', parsed.config.workdir);
+    checks.push({ check: 'gpus', ok: true, detail: parsed.config.gpus?.length ? `devices ${parsed.config.gpus.join(',')}` : 'no devices: only jobs without GPUs run' });
+  } else if (parsed.kind === 'ray') {
+    const doFetch = options.fetch ?? fetch;
+    const headers: Record<string, string> = {};
+    for (const [header, name] of Object.entries(parsed.config.headers ?? {})) if (process.env[name]) headers[header] = process.env[name]!;
+    const url = `${parsed.config.address.replace(/\/+$/, '')}/api/version`;
+    try {
+      const response = await doFetch(url, { headers, signal: AbortSignal.timeout(10_000) });
+      const body = (await response.json().catch(() => null)) as { ray_version?: string } | null;
+      checks.push({ check: 'job server', ok: response.ok, detail: response.ok ? `Ray ${body?.ray_version ?? '(unknown version)'} at ${parsed.config.address}` : `${url} answered HTTP ${response.status}` });
+    } catch (error) {
+      checks.push({ check: 'job server', ok: false, detail: `${url}: ${(error as Error).message}` });
+    }
+  } else {
+    if (parsed.config.kubeconfig) {
+      const readable = await fs.access(parsed.config.kubeconfig).then(
+        () => true,
+        () => false,
+      );
+      checks.push({ check: 'kubeconfig', ok: readable, detail: readable ? parsed.config.kubeconfig : `cannot read ${parsed.config.kubeconfig} here` });
+    }
+    checks.push({ check: 'cluster', ok: true, detail: `not contacted from here: the worker creates Jobs in namespace ${parsed.config.namespace}` });
+  }
+  return { ok: checks.every((c) => c.ok), checks };
+}

@@ -1,0 +1,160 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { executorKind } from '@/db/schema';
+
+export const executorKinds = executorKind.enumValues;
+export type TExecutorKind = (typeof executorKinds)[number];
+
+const envVarNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The name of an environment variable (never its value: secrets are not stored). */
+export const ZEnvVarName = z.string().regex(envVarNamePattern, 'must be an environment variable name (letters, digits and _, not starting with a digit)');
+
+const ZEnvValues = z
+  .record(ZEnvVarName, z.string().max(10_000))
+  .refine((env) => Object.keys(env).length <= 200, 'at most 200 variables');
+
+/** Variable for the job -> name of the worker's environment variable that holds its value. */
+const ZSecretEnvRefs = z
+  .record(ZEnvVarName, ZEnvVarName)
+  .refine((env) => Object.keys(env).length <= 100, 'at most 100 variables');
+
+const ZAbsolutePath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((p) => path.isAbsolute(p), 'must be an absolute path');
+
+/** A CUDA device index, GPU UUID or MIG id: no commas, which separate devices in CUDA_VISIBLE_DEVICES. */
+const ZDeviceId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9:._/-]*$/, 'must be a device index or UUID (e.g. "0" or "GPU-8f3c...")');
+
+export const ZLocalExecutorConfig = z.strictObject({
+  /** Working directory of the process (default: the worker's). */
+  workdir: ZAbsolutePath.optional(),
+  /** Devices this host lends to runs; each goes to one running job at a time. None: jobs that need GPUs are refused. */
+  gpus: z
+    .array(ZDeviceId)
+    .max(64)
+    .refine((ids) => new Set(ids).size === ids.length, 'a device is listed twice')
+    .optional(),
+  /** Plain environment for every job (the worker's own environment is not passed on, except PATH, HOME, locale and TMPDIR). */
+  env: ZEnvValues.optional(),
+  secretEnv: ZSecretEnvRefs.optional(),
+  /** Host folder for process state and device allocation (default: <PAIRWISE_DATA_DIR>/local-executor); share it between executors of one host. */
+  stateDir: ZAbsolutePath.optional(),
+  /** Seconds between SIGTERM and SIGKILL when cancelling (default 10). */
+  killGraceSeconds: z.number().int().min(0).max(3600).optional(),
+});
+export type TLocalExecutorConfig = z.infer<typeof ZLocalExecutorConfig>;
+
+const ZHeaderName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name');
+
+export const ZRayExecutorConfig = z.strictObject({
+  /** The Ray dashboard / job server, e.g. http://ray-head:8265. */
+  address: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://ray-head:8265' }),
+  /** Header -> name of the worker's environment variable holding the whole value (e.g. "Bearer ..."). */
+  headers: z.record(ZHeaderName, ZEnvVarName).optional(),
+  /** Ray runtime_env fields (working_dir, pip, uv, conda, py_modules, env_vars, ...), passed as given. */
+  runtimeEnv: z
+    .looseObject({
+      working_dir: z.string().min(1).optional(),
+      pip: z.union([z.array(z.string()), z.looseObject({ packages: z.array(z.string()) })]).optional(),
+      env_vars: ZEnvValues.optional(),
+    })
+    .optional(),
+  secretEnv: ZSecretEnvRefs.optional(),
+  entrypointNumCpus: z.number().min(0).optional(),
+  /** Bytes of memory reserved for the entrypoint. */
+  entrypointMemory: z.number().int().min(0).optional(),
+  entrypointResources: z.record(z.string().min(1), z.number().min(0)).optional(),
+  /** Per-request timeout (default 30). */
+  requestTimeoutSeconds: z.number().int().min(1).max(600).optional(),
+});
+export type TRayExecutorConfig = z.infer<typeof ZRayExecutorConfig>;
+
+const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const ZDnsLabel = z.string().max(63).regex(dnsLabel, 'must be a DNS label (lower-case letters, digits, -)');
+const ZDnsSubdomain = z.string().max(253).regex(dnsSubdomain, 'must be a DNS subdomain name (lower-case letters, digits, - and .)');
+
+const ZToleration = z.strictObject({
+  key: z.string().optional(),
+  operator: z.enum(['Exists', 'Equal']).optional(),
+  value: z.string().optional(),
+  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+  tolerationSeconds: z.number().int().optional(),
+});
+
+export const ZKubernetesExecutorConfig = z
+  .strictObject({
+    namespace: ZDnsLabel,
+    /** The container image with the training stack (TRL, mergekit, ...). */
+    image: z.string().min(1).max(1000).regex(/^\S+$/, 'must not contain spaces'),
+    /** A kubeconfig file on the worker; without it: KUBECONFIG, ~/.kube/config, or the in-cluster service account. */
+    kubeconfig: ZAbsolutePath.optional(),
+    /** Context of the kubeconfig to use (default: its current context). */
+    context: z.string().min(1).optional(),
+    serviceAccount: ZDnsSubdomain.optional(),
+    nodeSelector: z.record(z.string().min(1), z.string()).optional(),
+    tolerations: z.array(ZToleration).max(50).optional(),
+    /** A Kubernetes Secret in the namespace: with secretKeys, those keys become variables; alone, all its keys do. */
+    secretName: ZDnsSubdomain.optional(),
+    /** Variable -> key in secretName (valueFrom.secretKeyRef). */
+    secretKeys: z.record(ZEnvVarName, z.string().regex(/^[-._a-zA-Z0-9]+$/, 'must be a Secret key')).optional(),
+    env: ZEnvValues.optional(),
+    /** Requests for the container besides the GPUs, e.g. { cpu: "8", memory: "64Gi" }. */
+    resources: z.strictObject({ cpu: z.string().min(1).optional(), memory: z.string().min(1).optional() }).optional(),
+    /** How long a finished Job (and its logs) stays (default 7 days). */
+    ttlSecondsAfterFinished: z.number().int().min(0).optional(),
+    activeDeadlineSeconds: z.number().int().min(1).optional(),
+    imagePullSecrets: z.array(ZDnsSubdomain).max(20).optional(),
+    /** Pod volumes and their mounts in the container (Kubernetes objects, passed as given), e.g. a model cache. */
+    volumes: z.array(z.looseObject({ name: ZDnsLabel })).max(50).optional(),
+    volumeMounts: z.array(z.looseObject({ name: ZDnsLabel, mountPath: z.string().min(1) })).max(50).optional(),
+    /** Working directory in the container. */
+    workingDir: z.string().min(1).optional(),
+  })
+  .refine((c) => !c.secretKeys || c.secretName, { message: 'secretKeys needs secretName', path: ['secretKeys'] });
+export type TKubernetesExecutorConfig = z.infer<typeof ZKubernetesExecutorConfig>;
+
+export const executorConfigSchemas = {
+  local: ZLocalExecutorConfig,
+  ray: ZRayExecutorConfig,
+  kubernetes: ZKubernetesExecutorConfig,
+} as const;
+
+export type TExecutorConfigOf = {
+  local: TLocalExecutorConfig;
+  ray: TRayExecutorConfig;
+  kubernetes: TKubernetesExecutorConfig;
+};
+
+export type TParsedExecutorConfig =
+  | { kind: 'local'; config: TLocalExecutorConfig }
+  | { kind: 'ray'; config: TRayExecutorConfig }
+  | { kind: 'kubernetes'; config: TKubernetesExecutorConfig };
+
+export const ZExecutorName = z
+  .string()
+  .trim()
+  .min(1, 'an executor needs a name')
+  .max(100)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ., _ and - only (it is typed on the command line)');
+
+export const ZCreateExecutor = z.discriminatedUnion('kind', [
+  z.object({ name: ZExecutorName, kind: z.literal('local'), config: ZLocalExecutorConfig.default({}), enabled: z.boolean().default(true) }),
+  z.object({ name: ZExecutorName, kind: z.literal('ray'), config: ZRayExecutorConfig, enabled: z.boolean().default(true) }),
+  z.object({ name: ZExecutorName, kind: z.literal('kubernetes'), config: ZKubernetesExecutorConfig, enabled: z.boolean().default(true) }),
+]);
+export type TCreateExecutor = z.input<typeof ZCreateExecutor>;
+
+export const ZExecutorRef = z.object({ id: z.number().int().positive() });
+
+/** The kind cannot change: runs already point at the executor. The config is validated against the existing kind. */
+export const ZUpdateExecutor = z.object({
+  id: z.number().int().positive(),
+  name: ZExecutorName.optional(),
+  config: z.record(z.string(), z.unknown()).optional(),
+  enabled: z.boolean().optional(),
+});
+export type TUpdateExecutor = z.input<typeof ZUpdateExecutor>;

@@ -1,0 +1,40 @@
+import type { TArtifactStore } from '@/server/artifacts/store';
+
+export type { TArtifactStore };
+
+export interface TExecutorJob {
+  /** Our run id and attempt: the idempotency key (Ray submission_id / Job name `pairwise-run-<runId>-<attempt>`). */
+  runId: number;
+  attempt: number;
+  /** argv of the entrypoint, e.g. ['trl', 'dpo', '--config', '/path/config.yaml']. */
+  command: string[];
+  /** Extra environment for the process (no secrets inline: secrets come from the executor config's env var references). */
+  env: Record<string, string>;
+  gpus: number;
+  /** Artifact-store prefix of the run (`runs/<id>/`): local executor writes logs there (`runs/<id>/logs.txt`). */
+  artifactPrefix: string;
+}
+
+export type TExecutorState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface TExecutorStatus {
+  state: TExecutorState;
+  message?: string;
+  startedAt?: Date;
+  finishedAt?: Date;
+}
+
+export interface TExecutor {
+  /** Idempotent: submitting the same runId+attempt twice returns the same externalId without starting twice. */
+  submit(job: TExecutorJob): Promise<{ externalId: string }>;
+  status(externalId: string): Promise<TExecutorStatus>;
+  /** The log text (the last `tailBytes` bytes when given). */
+  logs(externalId: string, options?: { tailBytes?: number }): Promise<string>;
+  cancel(externalId: string): Promise<void>;
+}
+
+export const terminalStates: readonly TExecutorState[] = ['succeeded', 'failed', 'cancelled'];
+
+export function isTerminalState(state: TExecutorState): boolean {
+  return terminalStates.includes(state);
+}
