@@ -25,12 +25,18 @@ const rejectionSamplingQueue = 'rejection-sampling';
 
 type TTx = postgres.TransactionSql;
 
-function txDb(tx: TTx): TRootDb {
-  return drizzle(tx as unknown as postgres.Sql, { schema, casing: 'snake_case' }) as unknown as TRootDb;
+/**
+ * Drizzle over a postgres.js transaction, so that rows and pg-boss jobs commit together. The
+ * transaction object has no `options`; drizzle reads the type parsers from there, which are the
+ * pool's (already set up by the pool's own drizzle instance).
+ */
+function txDb(sql: postgres.Sql, tx: TTx): TRootDb {
+  const client = Object.assign(tx, { options: sql.options }) as unknown as postgres.Sql;
+  return drizzle(client, { schema, casing: 'snake_case' }) as unknown as TRootDb;
 }
 
 async function inTx<T>(handle: TDbHandle, fn: (db: TRootDb, tx: TTx) => Promise<T>): Promise<T> {
-  return (await handle.sql.begin((tx) => fn(txDb(tx), tx))) as T;
+  return (await handle.sql.begin((tx) => fn(txDb(handle.sql, tx), tx))) as T;
 }
 
 export function storedPlan(round: TRoundRow): TRoundPlan {
@@ -447,17 +453,17 @@ export async function pollRun(
 ): Promise<{ status: string }> {
   const pollSeconds = options.pollSeconds ?? defaultPollSeconds;
   const run = await requireRun(handle.db, runId);
-  if (run.status === 'succeeded' || run.status === 'failed' || run.status === 'cancelled') return { status: run.status };
 
-  // Worker-side stages (rejection sampling) update their own row; the poll only watches it.
+  // Worker-side stages (rejection sampling) end their own row; the poll watches it and moves the round on.
   if (!runsOnExecutor(run.kind as TStageKind)) {
-    await inTx(handle, async (db, tx) => {
-      const [fresh] = await db.select().from(runs).where(eq(runs.id, run.id));
-      if (fresh && (fresh.status === 'succeeded' || fresh.status === 'failed' || fresh.status === 'cancelled')) await enqueueAdvance(boss, tx, fresh.roundId);
+    const ended = run.status === 'succeeded' || run.status === 'failed' || run.status === 'cancelled';
+    await inTx(handle, async (_db, tx) => {
+      if (ended) await enqueueAdvance(boss, tx, run.roundId);
       else await enqueuePoll(boss, tx, run.id, pollSeconds);
     });
     return { status: run.status };
   }
+  if (run.status === 'succeeded' || run.status === 'failed' || run.status === 'cancelled') return { status: run.status };
   if (!run.externalId || !executor) {
     if (run.status === 'pending') return { status: 'pending' }; // the submit job owns it
     await failRun(handle, boss, run, 'the run has no executor job');
