@@ -1,0 +1,543 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { eq } from 'drizzle-orm';
+import { TRPCError } from '@trpc/server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runs } from '@/db/schema';
+import { s3ArtifactStore } from '@/server/artifacts/s3-store';
+import { localArtifactStore, type TArtifactStore } from '@/server/artifacts/store';
+import { executorFor } from '@/workers/executors';
+import { shellQuote } from '@/workers/executors/common';
+import type { TExecutor, TExecutorJob, TExecutorStatus } from '@/workers/executors/types';
+import { repoRoot } from '../helpers/app-process';
+import { runCli } from '../helpers/cli';
+import { setupTestDatabase } from '../helpers/db';
+import { callerFor, makeUser } from '../helpers/factories';
+import { startFakeKubernetes, type TFakeKubernetes } from '../helpers/fake-kubernetes';
+import { startFakeRay, type TFakeRay } from '../helpers/fake-ray';
+import { startFakeS3, type TFakeS3 } from '../helpers/fake-s3';
+
+const fakeTrainer = path.join(repoRoot, 'tests/fixtures/fake-trainer.mjs');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pairwise-executors-'));
+
+// Secrets reach jobs only through references to the worker's environment.
+process.env.PAIRWISE_TEST_HF_TOKEN = 'hf-secret-from-worker-env';
+process.env.PAIRWISE_TEST_RAY_AUTH = 'Bearer ray-secret';
+process.env.PAIRWISE_TEST_NOT_FOR_JOBS = 'worker-only';
+// The S3 store's SDK reads these; set before any client exists.
+process.env.AWS_ACCESS_KEY_ID = 'AKIAFAKEFAKEFAKE';
+process.env.AWS_SECRET_ACCESS_KEY = 'fake-secret-key-for-tests';
+process.env.AWS_EC2_METADATA_DISABLED = 'true';
+
+let nextRunId = 1000;
+
+/** A fake-trainer DPO run: `steps` steps of `stepMs`, failing when asked. */
+function trainerJob(options: { steps?: number; stepMs?: number; fail?: boolean; gpus?: number; attempt?: number } = {}): TExecutorJob & { outputDir: string } {
+  const runId = nextRunId++;
+  const attempt = options.attempt ?? 0;
+  const dir = path.join(tmp, `run-${runId}-${attempt}`);
+  fs.mkdirSync(dir, { recursive: true });
+  const outputDir = path.join(dir, 'out');
+  const config = path.join(dir, 'config.yaml');
+  fs.writeFileSync(config, `model_name_or_path: /models/policy\noutput_dir: ${outputDir}\nmax_steps: ${options.steps ?? 3}\nbeta: 0.1\n`);
+  return {
+    runId,
+    attempt,
+    command: [process.execPath, fakeTrainer, 'trl', 'dpo', '--config', config],
+    env: { FAKE_TRAINER_STEP_MS: String(options.stepMs ?? 50), ...(options.fail ? { FAKE_TRAINER_FAIL: '1' } : {}) },
+    gpus: options.gpus ?? 1,
+    artifactPrefix: `runs/${runId}/`,
+    outputDir,
+  };
+}
+
+/** A job that prints its arguments and a few variables as JSON. */
+function echoJob(args: string[], env: Record<string, string>): TExecutorJob {
+  const runId = nextRunId++;
+  const script = 'console.log("echo:" + JSON.stringify({ args: process.argv.slice(1), greeting: process.env.GREETING, token: process.env.HF_TOKEN, leak: process.env.PAIRWISE_TEST_NOT_FOR_JOBS ?? null, devices: process.env.CUDA_VISIBLE_DEVICES ?? null }))';
+  return { runId, attempt: 0, command: [process.execPath, '-e', script, ...args], env, gpus: 1, artifactPrefix: `runs/${runId}/` };
+}
+
+const terminal = (s: TExecutorStatus) => s.state === 'succeeded' || s.state === 'failed' || s.state === 'cancelled';
+
+async function waitForStatus(executor: TExecutor, externalId: string, until: (s: TExecutorStatus) => boolean, timeoutMs = 20_000): Promise<TExecutorStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: TExecutorStatus | undefined;
+  while (Date.now() < deadline) {
+    last = await executor.status(externalId);
+    if (until(last)) return last;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${externalId} never reached the expected state; last: ${JSON.stringify(last)}`);
+}
+
+async function waitForLogs(executor: TExecutor, externalId: string, text: string, timeoutMs = 20_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let logs = '';
+  while (Date.now() < deadline) {
+    logs = await executor.logs(externalId);
+    if (logs.includes(text)) return logs;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`logs of ${externalId} never showed ${text}; they are:\n${logs}`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface TExecutorUnderTest {
+  /** A new instance from the same config: what a restarted worker builds. */
+  executor(): TExecutor;
+  /** The HF_TOKEN value the job must see. */
+  expectedToken: string;
+}
+
+/** The behaviour every executor must have, whatever runs the process. */
+function executorContract(name: string, setup: () => Promise<TExecutorUnderTest>) {
+  describe(`${name} executor contract`, () => {
+    let ut: TExecutorUnderTest;
+    beforeAll(async () => {
+      ut = await setup();
+    });
+
+    it('submit is idempotent: the same run and attempt start once, also after a restart', async () => {
+      const job = trainerJob();
+      const executor = ut.executor();
+      const [a, b] = await Promise.all([executor.submit(job), executor.submit(job)]);
+      const c = await ut.executor().submit(job);
+      expect(a.externalId).toBe(`pairwise-run-${job.runId}-0`);
+      expect(b.externalId).toBe(a.externalId);
+      expect(c.externalId).toBe(a.externalId);
+      expect((await waitForStatus(executor, a.externalId, terminal)).state).toBe('succeeded');
+      const logs = await executor.logs(a.externalId);
+      expect(logs.match(/fake-trainer pid \d+/g)).toHaveLength(1);
+      // Another attempt of the same run is another job.
+      const retry = await executor.submit({ ...job, attempt: 1 });
+      expect(retry.externalId).toBe(`pairwise-run-${job.runId}-1`);
+      expect((await waitForStatus(executor, retry.externalId, terminal)).state).toBe('succeeded');
+    });
+
+    it('a command that succeeds goes pending/running, then succeeded, with its output in the logs; a restarted worker sees the same', async () => {
+      const job = trainerJob({ steps: 4 });
+      const executor = ut.executor();
+      const { externalId } = await executor.submit(job);
+      expect(['pending', 'running']).toContain((await executor.status(externalId)).state);
+      const running = await waitForStatus(executor, externalId, (s) => s.state !== 'pending');
+      expect(['running', 'succeeded']).toContain(running.state);
+      const done = await waitForStatus(executor, externalId, terminal);
+      expect(done.state).toBe('succeeded');
+      expect(done.startedAt).toBeInstanceOf(Date);
+      expect(done.finishedAt).toBeInstanceOf(Date);
+      expect(done.finishedAt!.getTime()).toBeGreaterThanOrEqual(done.startedAt!.getTime());
+
+      const logs = await executor.logs(externalId);
+      expect(logs).toContain("'rewards/accuracies'");
+      expect(logs).toContain('Training completed');
+      const state = JSON.parse(fs.readFileSync(path.join(job.outputDir, 'trainer_state.json'), 'utf8')) as { log_history: Record<string, number>[]; global_step: number };
+      expect(state.global_step).toBe(4);
+      expect(state.log_history.some((e) => e['eval_rewards/accuracies'] !== undefined)).toBe(true);
+      expect(fs.existsSync(path.join(job.outputDir, 'checkpoint-4', 'model.safetensors'))).toBe(true);
+
+      const tail = await executor.logs(externalId, { tailBytes: 40 });
+      expect(Buffer.byteLength(tail)).toBeLessThanOrEqual(40);
+      expect(tail.length).toBeGreaterThan(0);
+      expect(logs.endsWith(tail)).toBe(true);
+
+      const restarted = ut.executor();
+      const again = await restarted.status(externalId);
+      expect(again.state).toBe('succeeded');
+      expect(again.finishedAt?.getTime()).toBe(done.finishedAt?.getTime());
+      expect(await restarted.logs(externalId)).toBe(logs);
+    });
+
+    it('a command that fails ends failed, with a message', async () => {
+      const executor = ut.executor();
+      const { externalId } = await executor.submit(trainerJob({ fail: true }));
+      const done = await waitForStatus(executor, externalId, terminal);
+      expect(done.state).toBe('failed');
+      expect(done.message).toBeTruthy();
+      expect(await executor.logs(externalId)).toContain('CUDA out of memory');
+    });
+
+    it('arguments and environment arrive exactly: quoting, job variables, secrets from references', async () => {
+      const executor = ut.executor();
+      const args = ["it's", 'a b', '$HOME', '', '"; echo injected', '*'];
+      const { externalId } = await executor.submit(echoJob(args, { GREETING: 'hello world' }));
+      expect((await waitForStatus(executor, externalId, terminal)).state).toBe('succeeded');
+      const line = (await executor.logs(externalId)).split('\n').find((l) => l.startsWith('echo:'));
+      const seen = JSON.parse(line!.slice('echo:'.length)) as { args: string[]; greeting: string; token: string; leak: string | null };
+      expect(seen.args).toEqual(args);
+      expect(seen.greeting).toBe('hello world');
+      expect(seen.token).toBe(ut.expectedToken);
+      expect(seen.leak).toBeNull();
+    });
+
+    it('cancel stops a long job, from a restarted worker too, and it ends cancelled', async () => {
+      const job = trainerJob({ steps: 600, stepMs: 100 });
+      const first = ut.executor();
+      const { externalId } = await first.submit(job);
+      const logs = await waitForLogs(first, externalId, 'fake-trainer pid');
+      const pid = Number(/fake-trainer pid (\d+)/.exec(logs)![1]);
+      expect(processAlive(pid)).toBe(true);
+
+      const restarted = ut.executor();
+      expect((await restarted.status(externalId)).state).toBe('running');
+      await restarted.cancel(externalId);
+      const done = await waitForStatus(restarted, externalId, terminal);
+      expect(done.state).toBe('cancelled');
+      const deadline = Date.now() + 5000;
+      while (processAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(processAlive(pid)).toBe(false);
+      expect(fs.existsSync(path.join(job.outputDir, 'trainer_state.json'))).toBe(false);
+      // Cancelling again, or a finished job, is harmless.
+      await restarted.cancel(externalId);
+      expect((await first.status(externalId)).state).toBe('cancelled');
+    });
+  });
+}
+
+const artifactsRoot = path.join(tmp, 'artifacts');
+const store: TArtifactStore = localArtifactStore(artifactsRoot);
+
+const localConfig = {
+  stateDir: path.join(tmp, 'local-state'),
+  gpus: ['0', '1'],
+  env: { HF_HUB_OFFLINE: '1' },
+  secretEnv: { HF_TOKEN: 'PAIRWISE_TEST_HF_TOKEN' },
+  killGraceSeconds: 2,
+};
+
+executorContract('local', async () => ({
+  executor: () => executorFor({ id: 1, kind: 'local', config: localConfig }, { store }),
+  expectedToken: 'hf-secret-from-worker-env',
+}));
+
+let ray: TFakeRay;
+const rayConfig = () => ({
+  address: ray.address,
+  headers: { Authorization: 'PAIRWISE_TEST_RAY_AUTH' },
+  runtimeEnv: { working_dir: tmp, env_vars: { HF_HUB_OFFLINE: '1' } },
+  secretEnv: { HF_TOKEN: 'PAIRWISE_TEST_HF_TOKEN' },
+  entrypointNumCpus: 4,
+});
+
+executorContract('ray', async () => {
+  ray = await startFakeRay({ requiredHeaders: { authorization: 'Bearer ray-secret' } });
+  return { executor: () => executorFor({ id: 2, kind: 'ray', config: rayConfig() }, { store }), expectedToken: 'hf-secret-from-worker-env' };
+});
+
+let kube: TFakeKubernetes;
+const kubeConfig = () => {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'fake', server: kube.server, skipTLSVerify: true }],
+    users: [{ name: 'tester', token: 'test-token' }],
+    contexts: [{ name: 'fake', cluster: 'fake', user: 'tester' }],
+    currentContext: 'fake',
+  });
+  return kc;
+};
+const kubernetesConfig = {
+  namespace: 'training',
+  image: 'registry.example/pairwise/trl:1',
+  serviceAccount: 'trainer',
+  nodeSelector: { 'nvidia.com/gpu.product': 'NVIDIA-H100-80GB-HBM3' },
+  tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists' as const, effect: 'NoSchedule' as const }],
+  secretName: 'hf',
+  secretKeys: { HF_TOKEN: 'token' },
+  env: { HF_HUB_OFFLINE: '1' },
+  resources: { cpu: '8', memory: '64Gi' },
+  ttlSecondsAfterFinished: 3600,
+};
+
+executorContract('kubernetes', async () => {
+  kube = await startFakeKubernetes({ secrets: { 'training/hf': { token: 'hf-secret-from-kubernetes' } } });
+  return { executor: () => executorFor({ id: 3, kind: 'kubernetes', config: kubernetesConfig }, { store, kubeConfig: kubeConfig() }), expectedToken: 'hf-secret-from-kubernetes' };
+});
+
+afterAll(async () => {
+  await ray?.close();
+  await kube?.close();
+});
+
+describe('Ray executor requests', () => {
+  it('posts the documented submit payload, with auth and secrets from environment variable references', async () => {
+    const executor = executorFor({ id: 2, kind: 'ray', config: rayConfig() }, { store });
+    const job = trainerJob({ gpus: 2 });
+    const { externalId } = await executor.submit(job);
+    await executor.submit(job);
+    const posts = ray.requests.filter((r) => r.method === 'POST' && r.path === '/api/jobs/' && (r.body as { submission_id?: string }).submission_id === externalId);
+    expect(posts).toHaveLength(2);
+    expect(posts[0]!.body).toEqual({
+      entrypoint: shellQuote(job.command),
+      submission_id: `pairwise-run-${job.runId}-0`,
+      runtime_env: { working_dir: tmp, env_vars: { HF_HUB_OFFLINE: '1', FAKE_TRAINER_STEP_MS: '50', HF_TOKEN: 'hf-secret-from-worker-env' } },
+      entrypoint_num_gpus: 2,
+      entrypoint_num_cpus: 4,
+      metadata: { pairwise_run: String(job.runId), pairwise_attempt: '0' },
+    });
+    expect(ray.requests.every((r) => r.headers.authorization === 'Bearer ray-secret')).toBe(true);
+    await waitForStatus(executor, externalId, terminal);
+    expect(ray.starts(externalId)).toBe(1);
+    expect(ray.requests.some((r) => r.method === 'GET' && r.path === `/api/jobs/${externalId}`)).toBe(true);
+    await executor.logs(externalId);
+    expect(ray.requests.some((r) => r.method === 'GET' && r.path === `/api/jobs/${externalId}/logs`)).toBe(true);
+  });
+
+  it('refuses to submit when a referenced variable is not set, before any request', async () => {
+    const executor = executorFor({ id: 2, kind: 'ray', config: { ...rayConfig(), headers: { Authorization: 'PAIRWISE_TEST_UNSET_VARIABLE' } } }, { store });
+    const before = ray.requests.length;
+    await expect(executor.submit(trainerJob())).rejects.toThrow(/PAIRWISE_TEST_UNSET_VARIABLE is not set/);
+    expect(ray.requests.length).toBe(before);
+  });
+
+  it('maps stop to POST /stop, and an unknown job to failed', async () => {
+    const executor = executorFor({ id: 2, kind: 'ray', config: rayConfig() }, { store });
+    await executor.cancel('pairwise-run-999999-0');
+    expect(ray.requests.at(-1)).toMatchObject({ method: 'POST', path: '/api/jobs/pairwise-run-999999-0/stop' });
+    expect(await executor.status('pairwise-run-999999-0')).toMatchObject({ state: 'failed' });
+  });
+});
+
+describe('Kubernetes executor requests', () => {
+  it('creates the Job with GPUs as nvidia.com/gpu, labels, restartPolicy Never, backoffLimit 0 and secrets as secretKeyRef', async () => {
+    const executor = executorFor({ id: 3, kind: 'kubernetes', config: kubernetesConfig }, { store, kubeConfig: kubeConfig() });
+    const job = trainerJob({ gpus: 2 });
+    const { externalId } = await executor.submit(job);
+    await executor.submit(job);
+    expect(kube.podsCreated('training', externalId)).toBe(1);
+    const creates = kube.requests.filter((r) => r.method === 'POST' && r.path === '/apis/batch/v1/namespaces/training/jobs' && (r.body as { metadata: { name: string } }).metadata.name === externalId);
+    expect(creates).toHaveLength(2);
+    const body = creates[0]!.body as {
+      metadata: { name: string; labels: Record<string, string> };
+      spec: { backoffLimit: number; ttlSecondsAfterFinished: number; template: { metadata: { labels: Record<string, string> }; spec: Record<string, unknown> & { containers: Record<string, unknown>[] } } };
+    };
+    expect(body.metadata.name).toBe(`pairwise-run-${job.runId}-0`);
+    expect(body.metadata.labels['pairwise.dev/run']).toBe(String(job.runId));
+    expect(body.spec.template.metadata.labels['pairwise.dev/run']).toBe(String(job.runId));
+    expect(body.spec.backoffLimit).toBe(0);
+    expect(body.spec.ttlSecondsAfterFinished).toBe(3600);
+    const pod = body.spec.template.spec;
+    expect(pod.restartPolicy).toBe('Never');
+    expect(pod.serviceAccountName).toBe('trainer');
+    expect(pod.nodeSelector).toEqual(kubernetesConfig.nodeSelector);
+    expect(pod.tolerations).toEqual(kubernetesConfig.tolerations);
+    const container = pod.containers[0]!;
+    expect(container.image).toBe(kubernetesConfig.image);
+    expect(container.command).toEqual(job.command);
+    expect(container.resources).toEqual({ limits: { 'nvidia.com/gpu': '2' }, requests: { cpu: '8', memory: '64Gi' } });
+    expect(container.env).toEqual([
+      { name: 'HF_HUB_OFFLINE', value: '1' },
+      { name: 'FAKE_TRAINER_STEP_MS', value: '50' },
+      { name: 'HF_TOKEN', valueFrom: { secretKeyRef: { name: 'hf', key: 'token' } } },
+    ]);
+    expect(JSON.stringify(creates[0]!.body)).not.toContain('hf-secret');
+    expect(kube.requests.every((r) => r.headers.authorization === 'Bearer test-token')).toBe(true);
+
+    await waitForStatus(executor, externalId, terminal);
+    await executor.logs(externalId, { tailBytes: 100 });
+    const podList = kube.requests.filter((r) => r.path === '/api/v1/namespaces/training/pods').at(-1)!;
+    expect(podList.query.labelSelector).toBe(`job-name=${externalId}`);
+    const logRequest = kube.requests.filter((r) => r.path.endsWith('/log')).at(-1)!;
+    expect(logRequest.query.container).toBe('trainer');
+    expect(Number(logRequest.query.tailLines)).toBeGreaterThan(0);
+  });
+
+  it('cancels by deleting the Job in the background; a failed pod says why', async () => {
+    const executor = executorFor({ id: 3, kind: 'kubernetes', config: kubernetesConfig }, { store, kubeConfig: kubeConfig() });
+    const { externalId } = await executor.submit(trainerJob({ steps: 100, stepMs: 100 }));
+    await waitForStatus(executor, externalId, (s) => s.state === 'running');
+    await executor.cancel(externalId);
+    const deletion = kube.requests.filter((r) => r.method === 'DELETE').at(-1)!;
+    expect(deletion.path).toBe(`/apis/batch/v1/namespaces/training/jobs/${externalId}`);
+    expect(deletion.query.propagationPolicy).toBe('Background');
+    expect((await executor.status(externalId)).state).toBe('cancelled');
+
+    const failing = await executor.submit(trainerJob({ fail: true }));
+    const failed = await waitForStatus(executor, failing.externalId, terminal);
+    expect(failed.state).toBe('failed');
+    expect(failed.message).toContain('BackoffLimitExceeded');
+    expect(failed.message).toContain('exit code 1');
+  });
+
+  it('a Job name taken by another run is a conflict, not success', async () => {
+    const executor = executorFor({ id: 3, kind: 'kubernetes', config: kubernetesConfig }, { store, kubeConfig: kubeConfig() });
+    const job = trainerJob();
+    const { externalId } = await executor.submit(job);
+    const other = kube.jobs.get(`training/${externalId}`)!;
+    other.object.metadata.labels = { 'pairwise.dev/run': '424242' };
+    await expect(executor.submit(job)).rejects.toThrow(/not run \d+'s/);
+    await executor.cancel(externalId);
+  });
+});
+
+describe('local executor specifics', () => {
+  const executor = () => executorFor({ id: 1, kind: 'local', config: { ...localConfig, stateDir: path.join(tmp, 'local-gpu-state') } }, { store });
+  const holdJob = (ms: number): TExecutorJob => {
+    const runId = nextRunId++;
+    return {
+      runId,
+      attempt: 0,
+      command: [process.execPath, '-e', `console.log("devices=" + process.env.CUDA_VISIBLE_DEVICES); setTimeout(() => {}, ${ms})`],
+      env: {},
+      gpus: 1,
+      artifactPrefix: `runs/${runId}/`,
+    };
+  };
+  const devicesOf = async (e: TExecutor, id: string) => /^devices=(\S*)$/m.exec(await waitForLogs(e, id, '\ndevices='))![1];
+
+  it('gives each device to one running job at a time, queues the rest, and keeps the allocation across a restart', async () => {
+    const e = executor();
+    const a = await e.submit(holdJob(1500));
+    const b = await e.submit(holdJob(30_000));
+    const c = await e.submit(holdJob(100));
+    const [da, db] = [await devicesOf(e, a.externalId), await devicesOf(e, b.externalId)];
+    expect(new Set([da, db])).toEqual(new Set(['0', '1']));
+    const queued = await executor().status(c.externalId);
+    expect(queued.state).toBe('pending');
+    expect(queued.message).toMatch(/waiting for 1 free GPU/);
+    expect((await waitForStatus(executor(), a.externalId, terminal)).state).toBe('succeeded');
+    // The next poll starts the queued job on the freed device.
+    expect((await waitForStatus(executor(), c.externalId, terminal)).state).toBe('succeeded');
+    expect(await devicesOf(e, c.externalId)).toBe(da);
+    await e.cancel(b.externalId);
+    expect((await e.status(b.externalId)).state).toBe('cancelled');
+
+    const wait = await e.submit(holdJob(100));
+    await e.cancel(wait.externalId);
+    expect((await e.status(wait.externalId)).state).toBe('cancelled');
+  });
+
+  it('refuses jobs that need more GPUs than the host lists, and GPU jobs on a host without devices', async () => {
+    await expect(executor().submit({ ...holdJob(10), gpus: 3 })).rejects.toThrow(/needs 3 GPU\(s\) and this local executor has 2/);
+    const noGpus = executorFor({ id: 1, kind: 'local', config: { stateDir: path.join(tmp, 'no-gpu-state') } }, { store });
+    await expect(noGpus.submit(holdJob(10))).rejects.toThrow(/lists no devices/);
+    const cpuOnly = await noGpus.submit({ ...holdJob(10), gpus: 0 });
+    expect((await waitForStatus(noGpus, cpuOnly.externalId, terminal)).state).toBe('succeeded');
+    expect(await devicesOf(noGpus, cpuOnly.externalId)).toBe('');
+  });
+
+  it('writes logs and local-state.json into the run folder, each attempt after the previous one', async () => {
+    const e = executor();
+    const job = trainerJob({ steps: 2, stepMs: 10 });
+    const first = await e.submit({ ...job, attempt: 0, env: { ...job.env, FAKE_TRAINER_FAIL: '1' } });
+    expect((await waitForStatus(e, first.externalId, terminal)).state).toBe('failed');
+    const second = await e.submit({ ...job, attempt: 1 });
+    expect((await waitForStatus(e, second.externalId, terminal)).state).toBe('succeeded');
+    const logFile = fs.readFileSync(path.join(artifactsRoot, job.artifactPrefix, 'logs.txt'), 'utf8');
+    expect(logFile).toContain('CUDA out of memory');
+    expect(logFile).toContain('Training completed');
+    expect(await e.logs(second.externalId)).not.toContain('CUDA out of memory');
+    expect(await e.logs(first.externalId)).toContain('CUDA out of memory');
+    const state = JSON.parse(fs.readFileSync(path.join(artifactsRoot, job.artifactPrefix, 'local-state.json'), 'utf8')) as Record<string, unknown>;
+    expect(state).toMatchObject({ executor: 'local', externalId: second.externalId, state: 'succeeded', exitCode: 0 });
+  });
+
+  it('the job outlives the worker process that started it', async () => {
+    const job = trainerJob({ steps: 3, stepMs: 150 });
+    const script = `
+      const { localExecutor } = await import(${JSON.stringify(path.join(repoRoot, 'workers/executors/local.ts'))});
+      const { localArtifactStore } = await import(${JSON.stringify(path.join(repoRoot, 'server/artifacts/store.ts'))});
+      const executor = localExecutor(${JSON.stringify({ ...localConfig, stateDir: path.join(tmp, 'local-gpu-state') })}, { store: localArtifactStore(${JSON.stringify(artifactsRoot)}) });
+      const { externalId } = await executor.submit(${JSON.stringify(job)});
+      console.log(externalId);
+      process.exit(0);
+    `;
+    const worker = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000, env: process.env });
+    expect(worker.stderr).toBe('');
+    const externalId = worker.stdout.trim();
+    expect(externalId).toBe(`pairwise-run-${job.runId}-0`);
+    const e = executor();
+    expect((await e.status(externalId)).state).toBe('running');
+    expect((await waitForStatus(e, externalId, terminal)).state).toBe('succeeded');
+    expect(fs.existsSync(path.join(job.outputDir, 'trainer_state.json'))).toBe(true);
+  });
+
+  it('with an S3 artifact store, uploads the log and the state while polled and at the end', async () => {
+    const s3: TFakeS3 = await startFakeS3();
+    try {
+      const s3Store = s3ArtifactStore({ bucket: s3.bucket, endpoint: s3.endpoint });
+      const e = executorFor({ id: 1, kind: 'local', config: { ...localConfig, stateDir: path.join(tmp, 'local-s3-state') } }, { store: s3Store });
+      const job = trainerJob({ steps: 2, stepMs: 10 });
+      const { externalId } = await e.submit(job);
+      expect((await waitForStatus(e, externalId, terminal)).state).toBe('succeeded');
+      const uploaded = s3.objects.get(`${job.artifactPrefix}logs.txt`)?.body.toString('utf8') ?? '';
+      expect(uploaded).toContain('Training completed');
+      expect(uploaded).toBe(await e.logs(externalId));
+      expect(JSON.parse(s3.objects.get(`${job.artifactPrefix}local-state.json`)!.body.toString('utf8'))).toMatchObject({ state: 'succeeded' });
+      expect(fs.existsSync(path.join(artifactsRoot, job.artifactPrefix, 'logs.txt'))).toBe(false);
+    } finally {
+      await s3.close();
+    }
+  });
+});
+
+describe('executor administration', () => {
+  const db = setupTestDatabase();
+
+  it('platform admins create, list, update and delete executors; configs are validated per kind and hold only variable names', async () => {
+    const admin = await makeUser(db.current.handle, 'admin');
+    const annotator = await makeUser(db.current.handle, 'annotator');
+    const caller = callerFor(db.current.handle, db.current.url, admin);
+
+    const local = await caller.executors.create({ name: 'gpu-box', kind: 'local', config: { gpus: ['0', '1'], secretEnv: { HF_TOKEN: 'PAIRWISE_TEST_HF_TOKEN' } } });
+    expect(local).toMatchObject({ name: 'gpu-box', kind: 'local', enabled: true, secretEnv: ['PAIRWISE_TEST_HF_TOKEN'], missingEnv: [] });
+    const rayExecutor = await caller.executors.create({ name: 'ray-prod', kind: 'ray', config: { address: ray.address, headers: { Authorization: 'PAIRWISE_TEST_RAY_AUTH' }, secretEnv: { WANDB_API_KEY: 'PAIRWISE_TEST_MISSING_TOKEN' } } });
+    expect(rayExecutor.secretEnv).toEqual(['PAIRWISE_TEST_MISSING_TOKEN', 'PAIRWISE_TEST_RAY_AUTH']);
+    expect(rayExecutor.missingEnv).toEqual(['PAIRWISE_TEST_MISSING_TOKEN']);
+    await caller.executors.create({ name: 'k8s', kind: 'kubernetes', config: { namespace: 'training', image: 'trl:1', secretName: 'hf', secretKeys: { HF_TOKEN: 'token' } } });
+    expect((await caller.executors.list()).map((e) => e.name)).toEqual(['gpu-box', 'k8s', 'ray-prod']);
+
+    await expect(caller.executors.create({ name: 'bad', kind: 'ray', config: { address: 'not a url' } })).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('address') as string });
+    // A secret value where a variable name belongs is refused.
+    await expect(caller.executors.create({ name: 'bad', kind: 'local', config: { secretEnv: { HF_TOKEN: 'hf_abc def' } } })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(caller.executors.create({ name: 'bad', kind: 'kubernetes', config: { namespace: 'Training', image: 'x' } })).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('namespace') as string });
+    await expect(caller.executors.create({ name: 'bad', kind: 'local', config: { gpuz: ['0'] } as never })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(caller.executors.create({ name: 'gpu-box', kind: 'local', config: {} })).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(callerFor(db.current.handle, db.current.url, annotator).executors.list()).rejects.toBeInstanceOf(TRPCError);
+    await expect(callerFor(db.current.handle, db.current.url, annotator).executors.list()).rejects.toMatchObject({ code: 'FORBIDDEN' });
+
+    const updated = await caller.executors.update({ id: local.id, config: { gpus: ['0'] }, enabled: false });
+    expect(updated).toMatchObject({ config: { gpus: ['0'] }, enabled: false });
+    await expect(caller.executors.update({ id: local.id, config: { address: 'http://x' } })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+
+    const check = await caller.executors.testConnection({ id: rayExecutor.id });
+    expect(check.ok).toBe(false);
+    expect(check.checks.find((c) => c.check === '$PAIRWISE_TEST_MISSING_TOKEN')).toMatchObject({ ok: false });
+    expect(check.checks.find((c) => c.check === 'job server')).toMatchObject({ ok: true, detail: expect.stringContaining('Ray 2.99.0-fake') as string });
+
+    const [run] = await db.current.handle.db.insert(runs).values({ kind: 'dpo', spec: {}, status: 'running', executorId: local.id }).returning();
+    await expect(caller.executors.delete({ id: local.id })).rejects.toMatchObject({ code: 'CONFLICT' });
+    await db.current.handle.db.update(runs).set({ status: 'succeeded' }).where(eq(runs.id, run!.id));
+    expect(await caller.executors.delete({ id: local.id })).toEqual({ id: local.id });
+
+    // A stored row is what the worker turns into an executor.
+    const [row] = (await caller.executors.list()).filter((e) => e.name === 'ray-prod');
+    expect(() => executorFor(row!, { store })).not.toThrow();
+  });
+
+  it('CLI: executor add and executor list', async () => {
+    const env = { ...process.env, DATABASE_URL: db.current.url };
+    const [added, bad] = await Promise.all([
+      runCli(['executor', 'add', '--name', 'cli-ray', '--kind', 'ray', '--config', JSON.stringify({ address: 'http://ray-head:8265', secretEnv: { HF_TOKEN: 'PAIRWISE_TEST_HF_TOKEN' } })], { env }),
+      runCli(['executor', 'add', '--name', 'cli-bad', '--kind', 'kubernetes', '--config', '{"namespace": "x"}'], { env }),
+    ]);
+    expect(added.stderr).toBe('');
+    expect(added.code).toBe(0);
+    expect(added.stdout).toMatch(/added ray executor cli-ray \(id \d+\)/);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('config.image');
+    const listed = await runCli(['executor', 'list'], { env });
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain('cli-ray\tray\tenabled\t{"address":"http://ray-head:8265","secretEnv":{"HF_TOKEN":"PAIRWISE_TEST_HF_TOKEN"}}');
+  });
+});
