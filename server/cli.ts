@@ -16,7 +16,8 @@ import { getProjectStats } from './quality/project-stats';
 import { resolveComparisonId } from './quality/comparison-ref';
 import { importFormats, importInFormat, type TFormatImportResult, type TImportFormat } from './imports/import-formats';
 import { requestTokenCountAt } from './quality/token-counts';
-import { listModels, registerModel, resolveModelIds, setProjectModels } from './models/models';
+import { listModels, modelLineage, registerModel, resolveModelIds, setProjectModels } from './models/models';
+import { modelKinds, modelServings } from './models/schemas';
 import { registerTokenCommands } from './api-tokens/cli-commands';
 import { registerDatasetCommands } from './datasets/cli-commands';
 import { registerExecutorCommands } from './executors/cli-commands';
@@ -131,41 +132,80 @@ project
     });
   });
 
-const model = program.command('model').description('manage the model registry (OpenAI-compatible chat completions endpoints)');
+const model = program.command('model').description('manage the model registry: policies (OpenAI-compatible endpoints) and reward models');
 model
   .command('add')
-  .description('register a model endpoint; the API key stays in an environment variable of the server, only its name is stored')
+  .description('register a model; the API key stays in an environment variable of the server, only its name is stored')
   .requiredOption('--name <name>', 'registry name, shown to admins only (annotators never see model names)')
-  .requiredOption('--base-url <url>', 'OpenAI-compatible base URL, e.g. http://gpu-1:8000/v1 (vLLM) or https://api.openai.com/v1')
-  .requiredOption('--model <model>', 'the `model` field sent to the endpoint')
+  .addOption(new Option('--kind <kind>', 'policy (answers prompts) or reward (scores answers)').choices(modelKinds).default('policy'))
+  .addOption(new Option('--serving <how>', 'openai (chat completions), vllm-classify (vLLM /classify), onnx-local (a local ONNX folder), none (not served)').choices(modelServings))
+  .option('--base-url <url>', 'endpoint base URL, e.g. http://gpu-1:8000/v1 (vLLM) or https://api.openai.com/v1; needed for openai and vllm-classify')
+  .option('--model <model>', 'the `model` field sent to the endpoint')
   .option('--api-key-env <VAR>', 'name of the environment variable that holds the API key')
+  .option('--artifact-uri <uri>', 'where the weights are: s3://..., file://..., a folder (onnx-local) or a hub id')
+  .option('--base-model <id>', 'what it was trained from, e.g. meta-llama/Llama-3.1-8B-Instruct')
   .option('--temperature <t>', 'sampling temperature, 0 to 2', number)
   .option('--top-p <p>', 'nucleus sampling top_p, 0 to 1', number)
   .option('--max-tokens <k>', 'longest answer in tokens, 1 to 32768', positiveInt)
-  .action(async (opts: { name: string; baseUrl: string; model: string; apiKeyEnv?: string; temperature?: number; topP?: number; maxTokens?: number }) => {
-    await withDatabase(async ({ db }) => {
-      const sampling = { temperature: opts.temperature, top_p: opts.topP, max_tokens: opts.maxTokens };
-      const created = await registerModel(db, {
-        name: opts.name,
-        baseUrl: opts.baseUrl,
-        apiModel: opts.model,
-        apiKeyEnv: opts.apiKeyEnv,
-        sampling: Object.fromEntries(Object.entries(sampling).filter(([, v]) => v !== undefined)),
+  .action(
+    async (opts: {
+      name: string;
+      kind: (typeof modelKinds)[number];
+      serving?: (typeof modelServings)[number];
+      baseUrl?: string;
+      model?: string;
+      apiKeyEnv?: string;
+      artifactUri?: string;
+      baseModel?: string;
+      temperature?: number;
+      topP?: number;
+      maxTokens?: number;
+    }) => {
+      await withDatabase(async ({ db }) => {
+        const sampling = { temperature: opts.temperature, top_p: opts.topP, max_tokens: opts.maxTokens };
+        const serving = opts.serving ?? (opts.kind === 'reward' ? (opts.baseUrl ? 'vllm-classify' : opts.artifactUri ? 'onnx-local' : 'none') : opts.baseUrl ? 'openai' : 'none');
+        const created = await registerModel(db, {
+          name: opts.name,
+          kind: opts.kind,
+          serving,
+          baseUrl: opts.baseUrl,
+          apiModel: opts.model,
+          apiKeyEnv: opts.apiKeyEnv,
+          artifactUri: opts.artifactUri,
+          baseModel: opts.baseModel,
+          sampling: Object.fromEntries(Object.entries(sampling).filter(([, v]) => v !== undefined)),
+        });
+        const where = created.serving === 'openai' || created.serving === 'vllm-classify' ? `${created.apiModel} at ${created.baseUrl}` : (created.artifactUri ?? 'not served');
+        console.log(`registered model ${created.name} (id ${created.id}, ${created.kind}, ${created.serving}): ${where}`);
+        if (created.apiKeyEnv && !created.keyConfigured) console.warn(`warning: ${created.apiKeyEnv} is not set in this environment; set it where the web app runs`);
       });
-      console.log(`registered model ${created.name} (id ${created.id}): ${created.apiModel} at ${created.baseUrl}`);
-      if (created.apiKeyEnv && !created.keyConfigured) console.warn(`warning: ${created.apiKeyEnv} is not set in this environment; set it where the web app runs`);
-    });
-  });
+    },
+  );
 model
   .command('list')
-  .description('list registered models (keys are never stored, only the variable names)')
+  .description('list registered models with their serving and lineage (keys are never stored, only the variable names)')
   .action(async () => {
     await withDatabase(async ({ db }) => {
       const all = await listModels(db);
       if (all.length === 0) console.log('no models registered');
       for (const m of all) {
         const key = m.apiKeyEnv ? ` key from $${m.apiKeyEnv}` : '';
-        console.log(`${m.name}\t${m.apiModel} at ${m.baseUrl}${key} ${JSON.stringify(m.sampling)}${m.enabled ? '' : ' (disabled)'}`);
+        const where = m.serving === 'openai' || m.serving === 'vllm-classify' ? `${m.apiModel} at ${m.baseUrl}${key}` : (m.artifactUri ?? '-');
+        const lineage = m.roundId ? ` round ${m.roundId} run ${m.runId} data ${m.datasetVersionIds.join(',')}` : '';
+        console.log(`${m.name}\t${where} ${JSON.stringify(m.sampling)}\t${m.kind}, ${m.serving}${lineage}${m.enabled ? '' : ' (disabled)'}`);
+      }
+    });
+  });
+model
+  .command('lineage')
+  .description('where a model comes from: its round, the policy that round started from, and so on')
+  .argument('<name>', 'registry name')
+  .action(async (name: string) => {
+    await withDatabase(async ({ db }) => {
+      const [id] = await resolveModelIds(db, [name]);
+      for (const step of await modelLineage(db, id!)) {
+        const from = step.round ? `round ${step.round.id} (${step.round.name}, ${step.round.status}), run ${step.model.runId}, data ${step.model.datasetVersionIds.join(',') || '-'}` : 'registered';
+        console.log(`${step.model.name}\t${step.model.artifactUri ?? step.model.baseModel ?? '-'}\t${from}`);
       }
     });
   });

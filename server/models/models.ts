@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { TDb } from '@/db/client';
-import { models, projectModels } from '@/db/schema';
+import { models, projectModels, rounds } from '@/db/schema';
 import { AppError } from '../errors';
 import { parseInput } from '../validation';
 import { ZRegisterModel, ZSetProjectModels, type TRegisterModel } from './schemas';
@@ -13,12 +13,19 @@ export interface TModelInfo {
   id: number;
   name: string;
   kind: 'policy' | 'reward';
+  serving: 'openai' | 'vllm-classify' | 'onnx-local' | 'none';
   baseUrl: string;
   apiModel: string;
   apiKeyEnv: string | null;
   keyConfigured: boolean;
   sampling: { temperature?: number; top_p?: number; max_tokens?: number };
   enabled: boolean;
+  artifactUri: string | null;
+  baseModel: string | null;
+  /** Lineage: the round and run that produced it, the dataset versions it was trained on. */
+  roundId: number | null;
+  runId: number | null;
+  datasetVersionIds: number[];
   createdAt: Date;
 }
 
@@ -29,12 +36,18 @@ function toInfo(row: TModelRow): TModelInfo {
     id: row.id,
     name: row.name,
     kind: row.kind,
+    serving: row.serving,
     baseUrl: row.baseUrl,
     apiModel: row.apiModel,
     apiKeyEnv: row.apiKeyEnv,
     keyConfigured: row.apiKeyEnv ? Boolean(process.env[row.apiKeyEnv]) : true,
     sampling: row.sampling,
     enabled: row.enabled,
+    artifactUri: row.artifactUri,
+    baseModel: row.baseModel,
+    roundId: row.roundId,
+    runId: row.runId,
+    datasetVersionIds: row.datasetVersionIds,
     createdAt: row.createdAt,
   };
 }
@@ -43,7 +56,17 @@ export async function registerModel(db: TDb, input: TRegisterModel): Promise<TMo
   const data = parseInput(ZRegisterModel, input);
   const [row] = await db
     .insert(models)
-    .values({ name: data.name, baseUrl: data.baseUrl, apiModel: data.apiModel, apiKeyEnv: data.apiKeyEnv ?? null, sampling: data.sampling })
+    .values({
+      name: data.name,
+      kind: data.kind,
+      serving: data.serving,
+      baseUrl: data.baseUrl ?? '',
+      apiModel: data.apiModel ?? '',
+      apiKeyEnv: data.apiKeyEnv ?? null,
+      sampling: data.sampling,
+      artifactUri: data.artifactUri ?? null,
+      baseModel: data.baseModel ?? null,
+    })
     .onConflictDoNothing({ target: models.name })
     .returning();
   if (!row) throw new AppError('CONFLICT', `a model named ${data.name} already exists`, { field: 'name' });
@@ -93,7 +116,34 @@ export async function listLiveModels(db: TDb, projectId: number): Promise<TModel
     .select({ model: models })
     .from(projectModels)
     .innerJoin(models, eq(models.id, projectModels.modelId))
-    .where(and(eq(projectModels.projectId, projectId), eq(models.enabled, true), eq(models.kind, 'policy')))
+    .where(and(eq(projectModels.projectId, projectId), eq(models.enabled, true), eq(models.kind, 'policy'), eq(models.serving, 'openai')))
     .orderBy(asc(models.id));
   return rows.map((r) => r.model);
+}
+
+export interface TLineageStep {
+  model: TModelInfo;
+  round: { id: number; name: string; status: string } | null;
+}
+
+/**
+ * Where a model comes from: the model itself, then the policy its round started from, and so on
+ * back to a model no round produced (a base model someone registered). Stops at cycles.
+ */
+export async function modelLineage(db: TDb, modelId: number): Promise<TLineageStep[]> {
+  const steps: TLineageStep[] = [];
+  const seen = new Set<number>();
+  let next: number | null = modelId;
+  while (next !== null && !seen.has(next) && steps.length < 100) {
+    seen.add(next);
+    const [row] = await db.select().from(models).where(eq(models.id, next));
+    if (!row) {
+      if (steps.length === 0) throw new AppError('NOT_FOUND', `no model with id ${modelId}`);
+      break;
+    }
+    const [round] = row.roundId ? await db.select({ id: rounds.id, name: rounds.name, status: rounds.status, policyModelId: rounds.policyModelId }).from(rounds).where(eq(rounds.id, row.roundId)) : [];
+    steps.push({ model: toInfo(row), round: round ? { id: round.id, name: round.name, status: round.status } : null });
+    next = round?.policyModelId ?? null;
+  }
+  return steps;
 }

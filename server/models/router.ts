@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { PROJECT_ADMIN, requireProjectAccess } from '../auth/access';
 import { adminProcedure, authedProcedure, router } from '../trpc';
-import { listModels, listProjectModels, registerModel, setProjectModels } from './models';
+import { listModels, listProjectModels, modelLineage, registerModel, setProjectModels } from './models';
 import { ZRegisterModel } from './schemas';
 
 const ZProjectRef = z.object({ project: z.string().min(1) });
@@ -11,6 +11,9 @@ export const modelsRouter = router({
   register: adminProcedure.input(ZRegisterModel).mutation(({ ctx, input }) => registerModel(ctx.db.db, input)),
 
   list: adminProcedure.query(({ ctx }) => listModels(ctx.db.db)),
+
+  /** The model, the policy its round started from, and so on back to a registered base. */
+  lineage: adminProcedure.input(z.object({ model: z.number().int().positive() })).query(({ ctx, input }) => modelLineage(ctx.db.db, input.model)),
 
   /** Every registered model with whether the project uses it: what a project admin chooses from. */
   forProject: authedProcedure.input(ZProjectRef).query(async ({ ctx, input }) => {
