@@ -267,6 +267,7 @@ executorContract('kubernetes', async () => {
 afterAll(async () => {
   await ray?.close();
   await kube?.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
 });
 
 describe('Ray executor requests', () => {
