@@ -6,6 +6,11 @@ import { createBoss, DEAD_LETTER_QUEUE, ensureQueues } from '@/server/jobs/queue
 import { buildDatasetJob } from './jobs/build-dataset';
 import { countTokensJob } from './jobs/count-tokens';
 import { exportProjectJob } from './jobs/export-project';
+import { roundAdvanceJob } from './jobs/round-advance';
+import { runPollJob } from './jobs/run-poll';
+import { runSubmitJob } from './jobs/run-submit';
+import type { TRoundExecutor } from '@/server/rounds/executor';
+import { resumeRounds } from '@/server/rounds/rounds';
 
 interface TJobDefinition<P extends z.ZodType> {
   name: string;
@@ -16,9 +21,15 @@ interface TJobDefinition<P extends z.ZodType> {
 export interface TWorkerDeps {
   db: TDbHandle;
   store: TArtifactStore;
+  /** The worker's own queue, for jobs that schedule others (set by startWorker). */
+  boss?: PgBoss;
+  /** Seconds between polls of a running training run (default 15). */
+  pollSeconds?: number;
+  /** Replaces the executors table lookup (tests). */
+  executorFor?: (executorId: number) => Promise<TRoundExecutor>;
 }
 
-const definitions: TJobDefinition<z.ZodType>[] = [exportProjectJob, countTokensJob, buildDatasetJob] as TJobDefinition<z.ZodType>[];
+const definitions: TJobDefinition<z.ZodType>[] = [exportProjectJob, countTokensJob, buildDatasetJob, runSubmitJob, runPollJob, roundAdvanceJob] as TJobDefinition<z.ZodType>[];
 
 export interface TRunningWorker {
   boss: PgBoss;
@@ -34,6 +45,7 @@ export async function startWorker(url: string, deps: TWorkerDeps, log: (line: st
   boss.on('error', (error) => log(`[worker] queue error: ${String(error)}`));
   await boss.start();
   await ensureQueues(boss);
+  const jobDeps: TWorkerDeps = { ...deps, boss };
 
   for (const definition of definitions) {
     await boss.work(definition.name, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async ([job]) => {
@@ -45,11 +57,13 @@ export async function startWorker(url: string, deps: TWorkerDeps, log: (line: st
         return;
       }
       const started = Date.now();
-      const result = await definition.handle(deps, parsed.data);
+      const result = await definition.handle(jobDeps, parsed.data);
       log(`[worker] ${definition.name} ${job.id} done in ${Date.now() - started} ms ${JSON.stringify(result)}`);
       return result;
     });
   }
+  // Rounds in flight when the last worker stopped: their runs are polled or started again.
+  await resumeRounds(deps.db, boss).catch((error: unknown) => log(`[worker] resuming rounds failed: ${String(error)}`));
   return {
     boss,
     stop: () => boss.stop({ graceful: true, wait: true, timeout: 15_000 }),
