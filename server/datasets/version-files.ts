@@ -1,8 +1,10 @@
 import type { TMessage } from '@/db/schema';
 import type { TArtifactStore } from '../artifacts/store';
+import { AppError } from '../errors';
 import type { TPreferencePair } from '../exports/preference-pairs';
+import type { TSftLine } from '../exports/sft';
 import { formatPreferencePair, preferenceFormats, type TPreferenceFormat } from '../formats/preference-formats';
-import { writePreferencePairsParquet } from '../formats/parquet';
+import { writePreferencePairsParquet, writeSftParquet } from '../formats/parquet';
 import { readLines } from '../imports/read-lines';
 import type { TDatasetSpec } from './spec';
 import type { TSplit } from './split';
@@ -11,7 +13,14 @@ import type { TVersionCounts, TVersionSummary } from './statistics';
 /** Where a version's files live in the artifact store. */
 export function versionKeys(versionId: number) {
   const prefix = `datasets/${versionId}/`;
-  return { prefix, pairs: `${prefix}pairs.jsonl`, manifest: `${prefix}manifest.json`, dedupReport: `${prefix}dedup-report.jsonl` };
+  return {
+    prefix,
+    pairs: `${prefix}pairs.jsonl`,
+    manifest: `${prefix}manifest.json`,
+    dedupReport: `${prefix}dedup-report.jsonl`,
+    /** SFT versions (rejection sampling's output): `{"messages": [...]}` a line, all of it train data. */
+    sft: `${prefix}sft.jsonl`,
+  };
 }
 
 /** One line of a version's canonical pairs file: TRL's explicit-prompt columns, the split, and provenance. */
@@ -62,14 +71,76 @@ function isBestPair(relation: string): boolean {
   return relation.startsWith('edited>') || relation === 'chosen>rejected' || relation.startsWith('rank 1>');
 }
 
-/** A version's file in a trainer format, streamed in constant memory: JSONL chunks of about 256 lines, or Parquet row groups. */
-export function streamVersionExport(
+/**
+ * A version's file in a trainer format, streamed in constant memory: JSONL chunks of about 256 lines, or Parquet row groups.
+ * An SFT version (it has sft.jsonl instead of pairs) streams as `sft` or `parquet` only.
+ */
+export async function* streamVersionExport(
   store: TArtifactStore,
   versionId: number,
   options: { format: TVersionFormat; split: TVersionSplit; onRows?: (rows: number) => void },
 ): AsyncGenerator<string | Buffer> {
-  if (options.format === 'parquet') return writePreferencePairsParquet(canonicalBatches(store, versionId, options.split), { onRows: options.onRows });
-  return streamVersionLines(store, versionId, { ...options, format: options.format });
+  if ((await store.size(versionKeys(versionId).sft)) !== null) {
+    yield* streamSftVersion(store, versionId, options);
+    return;
+  }
+  if (options.format === 'parquet') {
+    yield* writePreferencePairsParquet(canonicalBatches(store, versionId, options.split), { onRows: options.onRows });
+    return;
+  }
+  yield* streamVersionLines(store, versionId, { ...options, format: options.format });
+}
+
+/** An SFT version's lines, parsed. It has no test split: every line is train data. */
+async function* readSftLines(store: TArtifactStore, versionId: number): AsyncGenerator<TSftLine> {
+  for await (const { text } of readLines(await store.read(versionKeys(versionId).sft))) {
+    if (text) yield JSON.parse(text) as TSftLine;
+  }
+}
+
+/** An SFT version downloads as `sft` JSON lines or as Parquet with a `messages` column; preference formats need pairs it does not have. */
+async function* streamSftVersion(
+  store: TArtifactStore,
+  versionId: number,
+  options: { format: TVersionFormat; split: TVersionSplit; onRows?: (rows: number) => void },
+): AsyncGenerator<string | Buffer> {
+  if (options.format !== 'sft' && options.format !== 'parquet') {
+    throw new AppError('BAD_REQUEST', `dataset version ${versionId} holds SFT conversations, not preference pairs: download it as sft or parquet, not ${options.format}`, {
+      field: 'format',
+    });
+  }
+  if (options.split === 'test') {
+    throw new AppError('BAD_REQUEST', `dataset version ${versionId} holds SFT conversations, all of them train data: it has no test split`, { field: 'split' });
+  }
+  if (options.format === 'parquet') {
+    yield* writeSftParquet(batchesOf(readSftLines(store, versionId)), { onRows: options.onRows });
+    return;
+  }
+  let chunk = '';
+  let rows = 0;
+  for await (const line of readSftLines(store, versionId)) {
+    chunk += JSON.stringify(line) + '\n';
+    rows += 1;
+    if (rows % 256 === 0) {
+      options.onRows?.(256);
+      yield chunk;
+      chunk = '';
+    }
+  }
+  options.onRows?.(rows % 256);
+  if (chunk) yield chunk;
+}
+
+async function* batchesOf<T>(items: AsyncIterable<T>, size = 1000): AsyncGenerator<T[]> {
+  let batch: T[] = [];
+  for await (const item of items) {
+    batch.push(item);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
 }
 
 /** File name extension and HTTP content type of a version download. */
