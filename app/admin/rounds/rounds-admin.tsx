@@ -1,0 +1,349 @@
+'use client';
+
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import dynamic from 'next/dynamic';
+import { useState, type FormEvent } from 'react';
+import { useTRPC } from '@/app/_trpc/client';
+
+// chart.js only loads when a run with metrics is shown.
+const MetricChart = dynamic(() => import('./metric-chart').then((m) => m.MetricChart), { ssr: false, loading: () => <div className="h-36" /> });
+
+const inputClass = 'w-full rounded border border-slate-300 px-2 py-1.5 text-sm';
+const buttonClass = 'rounded bg-slate-800 px-3 py-1.5 text-sm text-white disabled:opacity-50';
+
+/** The plan a new round starts from: the Llama 3 defaults, which the preview expands into exact configs. */
+function defaultPlan(baseModel: string) {
+  return {
+    baseModel,
+    reward: { gpus: 8, config: {} },
+    rejectionSampling: { k: 10, concurrency: 8 },
+    sft: { gpus: 8, config: {} },
+    dpo: { gpus: 8, config: {} },
+    merge: { enabled: false, gpus: 0, config: {}, models: [{ source: 'dpo', weight: 0.5 }, { source: 'sft', weight: 0.5 }] },
+    eval: { maxPrompts: 200, humanComparisons: 100 },
+    register: { name: '' },
+  };
+}
+
+const statusColors: Record<string, string> = {
+  pending: 'bg-slate-100 text-slate-700',
+  submitted: 'bg-amber-100 text-amber-800',
+  running: 'bg-blue-100 text-blue-800',
+  succeeded: 'bg-green-100 text-green-800',
+  failed: 'bg-red-100 text-red-800',
+  cancelled: 'bg-slate-200 text-slate-600',
+  planned: 'bg-slate-100 text-slate-700',
+};
+
+function Status({ status }: { status: string }) {
+  return <span className={`rounded px-1.5 py-0.5 text-xs font-medium ${statusColors[status] ?? ''}`}>{status}</span>;
+}
+
+const chartedMetrics = ['loss', 'eval_loss', 'rewards/accuracies', 'rewards/margins', 'learning_rate', 'grad_norm'];
+
+type TLaunchInput = { name: string; policyModelId: number; datasetVersionId: number; executorId: number; plan: Record<string, unknown> };
+
+function LaunchForm({ onLaunched }: { onLaunched: (id: number) => void }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const modelsList = useQuery(trpc.models.list.queryOptions());
+  const versions = useQuery(trpc.datasets.list.queryOptions({ limit: 100 }));
+  const executorsList = useQuery(trpc.executors.list.queryOptions());
+  const [name, setName] = useState('');
+  const [policyId, setPolicyId] = useState('');
+  const [versionId, setVersionId] = useState('');
+  const [executorId, setExecutorId] = useState('');
+  const [planText, setPlanText] = useState(() => JSON.stringify(defaultPlan(''), null, 2));
+  const [error, setError] = useState<string | null>(null);
+  const [preview, setPreview] = useState<{ index: number; kind: string; spec: Record<string, unknown> }[] | null>(null);
+  const launch = useMutation(
+    trpc.rounds.launch.mutationOptions({
+      onSuccess: (round) => {
+        void queryClient.invalidateQueries({ queryKey: trpc.rounds.list.queryKey() });
+        onLaunched(round.id);
+      },
+      onError: (e) => setError(e.message),
+    }),
+  );
+  const policies = (modelsList.data ?? []).filter((m) => m.kind === 'policy');
+  const preferenceVersions = (versions.data ?? []).filter((v) => v.status === 'succeeded' && v.kind === 'preference');
+
+  function input(): TLaunchInput | null {
+    setError(null);
+    let plan: Record<string, unknown>;
+    try {
+      plan = JSON.parse(planText) as Record<string, unknown>;
+    } catch (e) {
+      setError(`the plan is not valid JSON: ${(e as Error).message}`);
+      return null;
+    }
+    if (!policyId || !versionId || !executorId) {
+      setError('choose the policy, the dataset version and the executor');
+      return null;
+    }
+    return { name, policyModelId: Number(policyId), datasetVersionId: Number(versionId), executorId: Number(executorId), plan };
+  }
+
+  async function showPreview() {
+    const data = input();
+    if (!data) return;
+    try {
+      const result = await queryClient.fetchQuery(trpc.rounds.preview.queryOptions(data as never));
+      setPreview(result.stages as never);
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    const data = input();
+    if (data) launch.mutate(data as never);
+  }
+
+  function choosePolicy(id: string) {
+    setPolicyId(id);
+    const policy = policies.find((p) => String(p.id) === id);
+    try {
+      const plan = JSON.parse(planText) as Record<string, unknown>;
+      if (policy && !plan.baseModel) setPlanText(JSON.stringify({ ...plan, baseModel: policy.baseModel ?? policy.artifactUri ?? '' }, null, 2));
+    } catch {
+      // the admin's text stays as it is
+    }
+  }
+
+  return (
+    <form onSubmit={submit} className="space-y-3 rounded border border-slate-200 p-4">
+      <h2 className="font-semibold">Launch a round</h2>
+      <div className="grid gap-3 sm:grid-cols-2">
+        <label className="text-sm">
+          Name
+          <input className={inputClass} value={name} onChange={(e) => setName(e.target.value)} required />
+        </label>
+        <label className="text-sm">
+          Starting policy
+          <select className={inputClass} value={policyId} onChange={(e) => choosePolicy(e.target.value)}>
+            <option value="">choose…</option>
+            {policies.map((p) => (
+              <option key={p.id} value={p.id}>
+                {p.name} ({p.serving})
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="text-sm">
+          Preference dataset version
+          <select className={inputClass} value={versionId} onChange={(e) => setVersionId(e.target.value)}>
+            <option value="">choose…</option>
+            {preferenceVersions.map((v) => (
+              <option key={v.id} value={v.id}>
+                #{v.id} {v.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="text-sm">
+          Executor
+          <select className={inputClass} value={executorId} onChange={(e) => setExecutorId(e.target.value)}>
+            <option value="">choose…</option>
+            {(executorsList.data ?? []).map((x: { id: number; name: string; kind: string }) => (
+              <option key={x.id} value={x.id}>
+                {x.name} ({x.kind})
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      <label className="block text-sm">
+        Plan (Llama 3 defaults; each stage’s <code>config</code> holds your changes to the generated config, <code>null</code> removes a key)
+        <textarea className={`${inputClass} h-72 font-mono text-xs`} value={planText} onChange={(e) => setPlanText(e.target.value)} spellCheck={false} />
+      </label>
+      {error ? (
+        <p role="alert" className="text-sm text-red-700">
+          {error}
+        </p>
+      ) : null}
+      <div className="flex gap-2">
+        <button type="button" className={buttonClass} onClick={() => void showPreview()}>
+          Preview configs and commands
+        </button>
+        <button type="submit" className={buttonClass} disabled={launch.isPending}>
+          Launch
+        </button>
+      </div>
+      {preview ? (
+        <ol className="space-y-3">
+          {preview.map((stage) => (
+            <li key={stage.index} className="rounded border border-slate-200 p-2">
+              <div className="text-sm font-medium">
+                {stage.index + 1}. {stage.kind} {stage.spec.runner === 'executor' ? `· ${String(stage.spec.gpus)} GPU(s)` : '· in the worker'}
+              </div>
+              {stage.spec.runner === 'executor' ? (
+                <>
+                  <pre className="mt-1 overflow-x-auto rounded bg-slate-50 p-2 text-xs">{(stage.spec.command as string[]).join(' ')}</pre>
+                  <pre className="mt-1 max-h-64 overflow-auto rounded bg-slate-50 p-2 text-xs">{String(stage.spec.configYaml)}</pre>
+                </>
+              ) : (
+                <pre className="mt-1 overflow-x-auto rounded bg-slate-50 p-2 text-xs">{JSON.stringify(stage.spec.settings, null, 2)}</pre>
+              )}
+            </li>
+          ))}
+        </ol>
+      ) : null}
+    </form>
+  );
+}
+
+function RoundDetail({ id }: { id: number }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const detail = useQuery({
+    ...trpc.rounds.get.queryOptions({ round: id }),
+    // Logs and metrics follow the run while it is active.
+    refetchInterval: (query) => (query.state.data?.status === 'running' ? 2000 : false),
+  });
+  const refresh = () => {
+    void queryClient.invalidateQueries({ queryKey: trpc.rounds.get.queryKey({ round: id }) });
+    void queryClient.invalidateQueries({ queryKey: trpc.rounds.list.queryKey() });
+  };
+  const cancel = useMutation(trpc.rounds.cancel.mutationOptions({ onSuccess: refresh }));
+  const retry = useMutation(trpc.rounds.retry.mutationOptions({ onSuccess: refresh }));
+  const round = detail.data;
+  if (!round) return <p className="text-sm text-slate-600">Loading round {id}…</p>;
+  return (
+    <section className="space-y-4">
+      <div className="flex flex-wrap items-center gap-3">
+        <h2 className="text-lg font-semibold">
+          {round.name} <Status status={round.status} />
+        </h2>
+        <span className="text-sm text-slate-600">{round.gpuHours.toFixed(2)} GPU-hours</span>
+        {round.status === 'running' ? (
+          <button className={buttonClass} onClick={() => cancel.mutate({ round: id })} disabled={cancel.isPending}>
+            Cancel
+          </button>
+        ) : null}
+        {round.status === 'failed' || round.status === 'cancelled' ? (
+          <button className={buttonClass} onClick={() => retry.mutate({ round: id })} disabled={retry.isPending}>
+            Retry stage {round.currentStage + 1}
+          </button>
+        ) : null}
+      </div>
+      {round.error ? <p className="text-sm text-red-700">{round.error}</p> : null}
+      <ol className="flex flex-wrap items-center gap-1 text-sm" aria-label="Stages">
+        {round.stages.map((kind, index) => {
+          const run = round.runs.find((r) => r.stage === index);
+          return (
+            <li key={kind} className="flex items-center gap-1">
+              <span className={`rounded border px-2 py-1 ${index === round.currentStage ? 'border-slate-800' : 'border-slate-200'}`}>
+                {kind} <Status status={run?.status ?? 'planned'} />
+              </span>
+              {index < round.stages.length - 1 ? <span aria-hidden>→</span> : null}
+            </li>
+          );
+        })}
+      </ol>
+      {round.runs.map((run) => {
+        const spec = run.spec as { command?: string[]; configYaml?: string };
+        const series = (run.training?.series ?? []).filter((s) => chartedMetrics.includes(s.name));
+        const evaluation = (run.metrics as { eval?: unknown }).eval;
+        return (
+          <article key={run.id} className="space-y-2 rounded border border-slate-200 p-3">
+            <h3 className="font-medium">
+              Run {run.id} · {run.kind} <Status status={run.status} /> <span className="text-xs text-slate-600">attempt {run.attempt} · {run.gpuHours.toFixed(3)} GPU-hours{run.externalId ? ` · ${run.externalId}` : ''}</span>
+            </h3>
+            {run.error ? <p className="text-sm text-red-700">{run.error}</p> : null}
+            {spec.command ? <pre className="overflow-x-auto rounded bg-slate-50 p-2 text-xs">{spec.command.join(' ')}</pre> : null}
+            {spec.configYaml ? (
+              <details>
+                <summary className="cursor-pointer text-sm">config.yaml</summary>
+                <pre className="max-h-64 overflow-auto rounded bg-slate-50 p-2 text-xs">{spec.configYaml}</pre>
+              </details>
+            ) : null}
+            {series.length ? (
+              <div className="grid gap-2 sm:grid-cols-2 lg:grid-cols-3">
+                {series.map((s) => (
+                  <MetricChart key={s.name} name={s.name} points={s.points} />
+                ))}
+              </div>
+            ) : null}
+            {evaluation ? <pre className="overflow-x-auto rounded bg-slate-50 p-2 text-xs">{JSON.stringify(evaluation, null, 2)}</pre> : null}
+            {run.outputModel ? (
+              <p className="text-sm">
+                Registered: {run.outputModel.name} ({run.outputModel.kind}, {run.outputModel.serving})
+              </p>
+            ) : null}
+            {run.logTail ? (
+              <details open={run.status === 'running'}>
+                <summary className="cursor-pointer text-sm">Log (tail)</summary>
+                <pre className="max-h-72 overflow-auto rounded bg-slate-900 p-2 text-xs text-slate-100">{run.logTail}</pre>
+              </details>
+            ) : null}
+            {run.artifacts.length ? (
+              <details>
+                <summary className="cursor-pointer text-sm">Artifacts ({run.artifacts.length})</summary>
+                <ul className="text-xs">
+                  {run.artifacts.map((a) => (
+                    <li key={a.key}>
+                      <code>{a.uri}</code> · {a.bytes} bytes
+                    </li>
+                  ))}
+                </ul>
+              </details>
+            ) : null}
+          </article>
+        );
+      })}
+    </section>
+  );
+}
+
+/** Training rounds for platform admins: launch with the exact configs shown, follow stages, logs and metrics. */
+export function RoundsAdmin() {
+  const trpc = useTRPC();
+  const list = useQuery({ ...trpc.rounds.list.queryOptions(), refetchInterval: 5000 });
+  const [selected, setSelected] = useState<number | null>(null);
+  return (
+    <main className="mx-auto max-w-6xl space-y-6 p-6">
+      <h1 className="text-2xl font-semibold">Training rounds</h1>
+      <LaunchForm onLaunched={setSelected} />
+      <section>
+        <h2 className="mb-2 font-semibold">Rounds</h2>
+        {list.data?.length ? (
+          <table className="w-full text-sm">
+            <thead>
+              <tr className="text-left text-slate-600">
+                <th>Name</th>
+                <th>Status</th>
+                <th>Stage</th>
+                <th>GPU-hours</th>
+                <th>Started</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.data.map((r) => (
+                <tr key={r.id} className={`cursor-pointer border-t border-slate-100 ${selected === r.id ? 'bg-slate-50' : ''}`} onClick={() => setSelected(r.id)}>
+                  <td>
+                    <button type="button" className="underline" onClick={() => setSelected(r.id)}>
+                      {r.name}
+                    </button>
+                  </td>
+                  <td>
+                    <Status status={r.status} />
+                  </td>
+                  <td>
+                    {r.currentStage + 1}/{r.stages.length} {r.stages[r.currentStage]}
+                  </td>
+                  <td>{r.gpuHours.toFixed(2)}</td>
+                  <td>{r.startedAt ? new Date(r.startedAt).toLocaleString() : '-'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ) : (
+          <p className="text-sm text-slate-600">No rounds yet.</p>
+        )}
+      </section>
+      {selected ? <RoundDetail id={selected} /> : null}
+    </main>
+  );
+}
