@@ -11,6 +11,8 @@ export const jobs = {
   runPoll: { name: 'run-poll', payload: z.object({ runId: z.number().int().positive() }) },
   roundAdvance: { name: 'round-advance', payload: z.object({ roundId: z.number().int().positive() }) },
   roundStage: { name: 'round-stage', payload: z.object({ runId: z.number().int().positive() }) },
+  rejectionSampling: { name: 'rejection-sampling', payload: z.object({ runId: z.number().int().positive() }) },
+  generate: { name: 'generate', payload: z.object({ runId: z.number().int().positive() }) },
 } as const;
 export const DEAD_LETTER_QUEUE = 'dead-letter';
 
