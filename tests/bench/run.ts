@@ -10,6 +10,7 @@ const benches: Record<string, () => Promise<void>> = {
   'sem-dedup': async () => (await import('./semantic-dedup')).run(),
   import: async () => (await import('./import')).run(),
   export: async () => (await import('./export')).run(),
+  sampling: async () => (await import('./sampling')).run(),
 };
 
 const benchName = process.argv[2];
