@@ -21,6 +21,7 @@ import { modelKinds, modelServings } from './models/schemas';
 import { registerTokenCommands } from './api-tokens/cli-commands';
 import { registerDatasetCommands } from './datasets/cli-commands';
 import { registerExecutorCommands } from './executors/cli-commands';
+import { registerRoundCommands } from './rounds/cli-commands';
 import { addMember, createProject, requireProjectBySlug } from './projects/projects';
 import { roles } from './users/schemas';
 import { createUser, firstPlatformAdmin, requireUserByEmail } from './users/users';
@@ -351,5 +352,6 @@ gold
 registerDatasetCommands(program);
 registerTokenCommands(program);
 registerExecutorCommands(program);
+registerRoundCommands(program);
 
 program.parseAsync(process.argv).catch(reportCliError);

@@ -44,7 +44,7 @@ export const ZRoundPlan = z.object({
       gpus: ZGpus.default(8),
       config: ZConfigOverrides,
       /** Where the trained reward model will answer /classify (vLLM --runner pooling): rejection sampling and evaluation score through it. */
-      serving: ZServingEndpoint.extend({ kind: z.enum(['vllm-classify', 'onnx-local']).default('vllm-classify') }).optional(),
+      serving: ZServingEndpoint.extend({ kind: z.literal('vllm-classify').default('vllm-classify') }).optional(),
     })
     .default({ gpus: 8, config: {} }),
   rejectionSampling: z

@@ -234,6 +234,9 @@ export async function launchRound(handle: TDbHandle, boss: PgBoss, store: Pick<T
   const name = input.name.trim();
   if (!name) throw new AppError('BAD_REQUEST', 'a round needs a name', { field: 'name' });
   const { plan } = await loadLaunchContext(handle.db, input);
+  if (!plan.reward.serving) {
+    throw new AppError('BAD_REQUEST', 'plan.reward.serving: name the vLLM /classify endpoint where the trained reward model will be served; rejection sampling scores through it', { field: 'plan.reward.serving' });
+  }
   const stages = planStages(plan);
   const roundId = await inTx(handle, async (db, tx) => {
     const [round] = await db
