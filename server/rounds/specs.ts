@@ -163,20 +163,22 @@ function shellQuoteArg(arg: string): string {
 }
 
 /**
- * The command line. With a local or mounted store it is the tool itself; with object storage it
- * is a short shell script: fetch the config (and s3:// weights) to a scratch folder, run, upload
- * the output folder (the host needs the AWS CLI).
+ * The command line. With a local or mounted store and local weights it is the tool itself;
+ * otherwise a short shell script: fetch the config and s3:// weights to a scratch folder, run,
+ * upload the output folder (the host needs the AWS CLI).
  */
-function commandFor(tool: string[], configUri: string, outputUri: string, scratch: string, remoteModels: { uri: string; local: string }[]): string[] {
-  if (!isRemote(configUri)) return [...tool, hostPath(configUri)];
+function commandFor(tool: string[], configUri: string, outputUri: string, scratch: string, remoteModels: { uri: string; local: string }[], extraArgs: string[] = []): string[] {
+  const remoteConfig = isRemote(configUri);
+  const configPath = remoteConfig ? `${scratch}/config.yaml` : hostPath(configUri);
+  if (!remoteConfig && remoteModels.length === 0) return [...tool, configPath, ...extraArgs];
   const q = shellQuoteArg;
   const steps = [
     'set -euo pipefail',
     `mkdir -p ${q(scratch)}`,
-    `aws s3 cp ${q(configUri)} ${q(`${scratch}/config.yaml`)}`,
+    ...(remoteConfig ? [`aws s3 cp ${q(configUri)} ${q(configPath)}`] : []),
     ...remoteModels.map((m) => `aws s3 sync ${q(m.uri)} ${q(m.local)}`),
-    [...tool, `${scratch}/config.yaml`].map(q).join(' '),
-    `aws s3 sync ${q(`${scratch}/output`)} ${q(outputUri)}`,
+    [...tool, configPath, ...extraArgs].map(q).join(' '),
+    ...(isRemote(outputUri) ? [`aws s3 sync ${q(`${scratch}/output`)} ${q(outputUri)}`] : []),
   ];
   return ['bash', '-c', steps.join('\n')];
 }
@@ -239,10 +241,8 @@ export function mergeRunSpec(store: Pick<TArtifactStore, 'uri'>, input: TMergeSp
     ...applyOverrides({ ...trainingDefaults.merge }, input.overrides),
     models: input.models.map((m) => ({ model: remote.find((r) => r.uri === m.uri)?.local ?? hostPath(m.uri), parameters: { weight: m.weight } })),
   };
-  const configUri = store.uri(keys.config);
-  const command = isRemote(configUri)
-    ? commandFor(['mergekit-yaml'], configUri, outputUri, scratch, remote).map((part, i, all) => (i === all.length - 1 ? part.replace(`mergekit-yaml ${scratch}/config.yaml`, `mergekit-yaml ${scratch}/config.yaml ${scratch}/output`) : part))
-    : ['mergekit-yaml', hostPath(configUri), hostPath(outputUri)];
+  const localOutput = isRemote(outputUri) ? `${scratch}/output` : hostPath(outputUri);
+  const command = commandFor(['mergekit-yaml'], store.uri(keys.config), outputUri, scratch, remote, [localOutput]);
   return {
     kind: 'merge',
     config,

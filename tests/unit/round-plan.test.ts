@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { planStages, ZRoundPlan } from '@/server/rounds/plan';
+import { buildStageSpec, type TRunRow, type TStageContext } from '@/server/rounds/rounds';
+
+const store = { uri: (key: string) => `file:///srv/artifacts/${key}` };
+
+function context(planInput: unknown, previous: TStageContext['previous'] = {}): TStageContext {
+  return {
+    round: { id: 1, datasetVersionId: 3, policyModelId: 2 },
+    plan: ZRoundPlan.parse(planInput),
+    policy: { id: 2, artifactUri: 's3://models/llama-r0', baseModel: 'meta-llama/Llama-3.1-8B-Instruct' },
+    previous,
+  };
+}
+
+const run = (id: number, extra: Partial<TRunRow> = {}) => ({ id, outputVersionId: null, outputModelId: null, ...extra }) as TRunRow;
+
+describe('round plans', () => {
+  it('fill Llama 3 defaults and order the stages, merge only when enabled', () => {
+    const plan = ZRoundPlan.parse({ baseModel: 'meta-llama/Llama-3.1-8B-Instruct', register: { name: 'llama-r1' } });
+    expect(plan.rejectionSampling.k).toBe(10);
+    expect(plan.dpo.gpus).toBe(8);
+    expect(planStages(plan)).toEqual(['reward', 'rejection-sampling', 'sft', 'dpo', 'eval', 'register']);
+    expect(planStages({ ...plan, merge: { ...plan.merge, enabled: true } })).toEqual(['reward', 'rejection-sampling', 'sft', 'dpo', 'merge', 'eval', 'register']);
+  });
+
+  it('refuse what cannot run, naming the field', () => {
+    expect(ZRoundPlan.safeParse({ baseModel: 'm', register: { name: '' } }).error?.issues[0]?.path).toEqual(['register', 'name']);
+    expect(ZRoundPlan.safeParse({ baseModel: 'm', register: { name: 'x' }, rejectionSampling: { k: 0 } }).error?.issues[0]?.path).toEqual(['rejectionSampling', 'k']);
+    expect(ZRoundPlan.safeParse({ baseModel: 'm', register: { name: 'x', serving: { baseUrl: 'ftp://x', apiModel: 'm' } } }).success).toBe(false);
+  });
+
+  it('chain the stages: SFT on the sampled version from the policy, DPO from the SFT output, merge over both, register the merge', () => {
+    const ctx = context(
+      { baseModel: 'meta-llama/Llama-3.1-8B-Instruct', register: { name: 'llama-r1' }, merge: { enabled: true, models: [{ source: 'dpo', weight: 0.7 }, { source: 'sft', weight: 0.3 }] } },
+      { reward: run(10, { outputModelId: 40 }), 'rejection-sampling': run(11, { outputVersionId: 7 }), sft: run(12), dpo: run(13), merge: run(14) },
+    );
+    const rejection = buildStageSpec(store, ctx, 'rejection-sampling', 11);
+    expect(rejection).toMatchObject({ runner: 'worker', settings: { policyModelId: 2, rewardModelId: 40, prompts: { datasetVersionId: 3 }, k: 10 } });
+    const sft = buildStageSpec(store, ctx, 'sft', 12);
+    expect(sft.runner === 'executor' && sft.inputs[0]!.source).toEqual({ versionId: 7, format: 'sft', split: 'all' });
+    // The policy's weights are on S3: the command fetches them first.
+    expect(sft.runner === 'executor' && sft.config.model_name_or_path).toBe('/tmp/pairwise-12/model');
+    expect(sft.runner === 'executor' && sft.command[2]!.split('\n')).toEqual([
+      'set -euo pipefail',
+      'mkdir -p /tmp/pairwise-12',
+      'aws s3 sync s3://models/llama-r0 /tmp/pairwise-12/model',
+      'trl sft --config /srv/artifacts/runs/12/config.yaml',
+    ]);
+    const dpo = buildStageSpec(store, ctx, 'dpo', 13);
+    expect(dpo.runner === 'executor' && dpo.config.model_name_or_path).toBe('/srv/artifacts/runs/12/output');
+    const merge = buildStageSpec(store, ctx, 'merge', 14);
+    expect(merge.runner === 'executor' && merge.config.models).toEqual([
+      { model: '/srv/artifacts/runs/13/output', parameters: { weight: 0.7 } },
+      { model: '/srv/artifacts/runs/12/output', parameters: { weight: 0.3 } },
+    ]);
+    expect(buildStageSpec(store, ctx, 'register', 16)).toMatchObject({ settings: { name: 'llama-r1', artifactUri: 'file:///srv/artifacts/runs/14/output', serving: null } });
+    expect(buildStageSpec(store, ctx, 'eval', 15)).toMatchObject({ settings: { candidateUri: 'file:///srv/artifacts/runs/14/output', previousModelId: 2, rewardModelId: 40, split: 'test' } });
+  });
+});
