@@ -6,6 +6,8 @@ import { createBoss, DEAD_LETTER_QUEUE, ensureQueues } from '@/server/jobs/queue
 import { buildDatasetJob } from './jobs/build-dataset';
 import { countTokensJob } from './jobs/count-tokens';
 import { exportProjectJob } from './jobs/export-project';
+import { generateJob } from './jobs/generate';
+import { rejectionSamplingJob } from './jobs/rejection-sampling';
 import { roundAdvanceJob } from './jobs/round-advance';
 import { roundStageJob } from './jobs/round-stage';
 import { runPollJob } from './jobs/run-poll';
@@ -30,7 +32,7 @@ export interface TWorkerDeps {
   executorFor?: (executorId: number) => Promise<TRoundExecutor>;
 }
 
-const definitions: TJobDefinition<z.ZodType>[] = [exportProjectJob, countTokensJob, buildDatasetJob, runSubmitJob, runPollJob, roundAdvanceJob, roundStageJob] as TJobDefinition<z.ZodType>[];
+const definitions: TJobDefinition<z.ZodType>[] = [exportProjectJob, countTokensJob, buildDatasetJob, runSubmitJob, runPollJob, roundAdvanceJob, roundStageJob, rejectionSamplingJob, generateJob] as TJobDefinition<z.ZodType>[];
 
 export interface TRunningWorker {
   boss: PgBoss;
