@@ -1,0 +1,264 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { comparisons, executors, models, rounds, runs } from '@/db/schema';
+import { localArtifactStore } from '@/server/artifacts/store';
+import { buildDatasetVersion } from '@/server/datasets/build-version';
+import type { TRoundPlanInput } from '@/server/rounds/plan';
+import { runKeys } from '@/server/rounds/specs';
+import { startWorker, type TRunningWorker } from '@/workers/run-worker';
+import { setupTestDatabase } from '../helpers/db';
+import { callerFor, comparisonLines, importLines, makeProject, makeUser, stopSharedQueue } from '../helpers/factories';
+import { startFakeVllm, type TFakeVllm } from '../helpers/fake-vllm';
+import { castVote } from '../helpers/votes';
+
+const db = setupTestDatabase();
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'pairwise-round-'));
+const artifacts = path.join(scratch, 'artifacts');
+const store = localArtifactStore(artifacts);
+const bin = path.join(scratch, 'bin');
+const stateDir = path.join(scratch, 'executor-state');
+let vllm: TFakeVllm;
+const workers: TRunningWorker[] = [];
+const workerLog: string[] = [];
+
+// The training CLIs on the "GPU host": the fake trainer under the names `trl` and `mergekit-yaml`.
+fs.mkdirSync(bin, { recursive: true });
+fs.mkdirSync(stateDir, { recursive: true });
+const fakeTrainer = path.resolve('tests/fixtures/fake-trainer.mjs');
+for (const name of ['trl', 'mergekit-yaml']) {
+  fs.writeFileSync(path.join(bin, name), `#!/bin/sh\nexec node ${JSON.stringify(fakeTrainer)} ${name} "$@"\n`, { mode: 0o755 });
+}
+
+beforeAll(async () => {
+  vllm = await startFakeVllm();
+});
+
+afterAll(async () => {
+  for (const worker of workers) await worker.stop().catch(() => {});
+  await stopSharedQueue();
+  await vllm?.close();
+  fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+async function until<T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) {
+      const states = await db.current.handle.sql`select id, kind, status, error from runs order by id`;
+      throw new Error(`timed out waiting for ${what}; runs: ${JSON.stringify(states)}; worker log:\n${workerLog.slice(-30).join('\n')}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+}
+
+async function start(): Promise<TRunningWorker> {
+  const worker = await startWorker(db.current.url, { db: db.current.handle, store, pollSeconds: 0.3 }, (line) => workerLog.push(line));
+  workers.push(worker);
+  return worker;
+}
+
+/** A preference version built from real judgments: 16 comparisons judged "better", half of the prompts held out. */
+async function preferenceVersion(admin: Awaited<ReturnType<typeof makeUser>>) {
+  const { handle } = db.current;
+  const annotator = await makeUser(handle);
+  const project = await makeProject(handle);
+  await importLines(handle, project, comparisonLines(16, 'r'));
+  for (let i = 0; i < 16; i++) await castVote(handle, project, annotator, `r-${i}`, (i % 2) as 0 | 1, i % 3 === 0 ? 'significantly_better' : 'better');
+  const caller = callerFor(handle, db.current.url, admin, artifacts);
+  const requested = await caller.datasets.build({ name: 'round data', spec: { projects: [project.slug], testFraction: 0.5 } });
+  const built = await buildDatasetVersion(handle, store, requested.id);
+  expect(built?.status).toBe('succeeded');
+  return built!;
+}
+
+async function setup() {
+  const { handle } = db.current;
+  const admin = await makeUser(handle, 'admin');
+  const version = await preferenceVersion(admin);
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const [policy] = await handle.db
+    .insert(models)
+    .values({ name: `policy-v0-${suffix}`, kind: 'policy', serving: 'openai', baseUrl: vllm.baseUrl, apiModel: 'policy-v0', baseModel: 'meta-llama/Llama-3.1-8B-Instruct', artifactUri: 'meta-llama/Llama-3.1-8B-Instruct' })
+    .returning();
+  const [executor] = await handle.db
+    .insert(executors)
+    .values({
+      name: `local-${suffix}`,
+      kind: 'local',
+      config: { gpus: ['0', '1'], stateDir, env: { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, FAKE_TRAINER_STEP_MS: '30' }, killGraceSeconds: 1 },
+    })
+    .returning();
+  const evalProject = await makeProject(handle);
+  const plan: TRoundPlanInput = {
+    baseModel: 'meta-llama/Llama-3.1-8B-Instruct',
+    reward: { gpus: 1, config: {}, serving: { kind: 'vllm-classify', baseUrl: vllm.baseUrl, apiModel: 'reward-v1' } },
+    rejectionSampling: { k: 4, concurrency: 4 },
+    sft: { gpus: 1, config: {} },
+    dpo: { gpus: 2, config: {} },
+    eval: { maxPrompts: 20, humanProject: evalProject.slug, humanComparisons: 5 },
+    register: { name: `policy-v1-${suffix}`, serving: { baseUrl: vllm.baseUrl, apiModel: 'policy-v1' } },
+  };
+  return { admin, version, policy: policy!, executor: executor!, evalProject, plan, caller: callerFor(handle, db.current.url, admin, artifacts) };
+}
+
+describe('a training round', () => {
+  it('runs reward → rejection sampling → SFT → DPO → eval → register end to end, and survives a worker restart', async () => {
+    const { handle } = db.current;
+    const { version, policy, executor, evalProject, plan, caller } = await setup();
+    const input = { name: 'round 1', policyModelId: policy.id, datasetVersionId: version.id, executorId: executor.id, projectId: evalProject.id, plan };
+
+    // The preview shows the exact configs and commands, Llama 3 defaults included.
+    const preview = await caller.rounds.preview(input);
+    expect(preview.stages.map((s) => s.kind)).toEqual(['reward', 'rejection-sampling', 'sft', 'dpo', 'eval', 'register']);
+    const dpoPreview = preview.stages.find((s) => s.kind === 'dpo')!.spec as { config: Record<string, unknown>; command: string[] };
+    expect(dpoPreview.config).toMatchObject({ learning_rate: 1e-5, beta: 0.1, loss_type: ['sigmoid', 'sft'], loss_weights: [1.0, 0.2] });
+    expect(dpoPreview.command.slice(0, 3)).toEqual(['trl', 'dpo', '--config']);
+
+    let worker = await start();
+    const round = await caller.rounds.launch(input);
+    expect(round.status).toBe('running');
+
+    // Kill the worker in the middle of SFT; a new one takes the round to the end.
+    const sftRun = await until('the SFT run to be on the executor', async () => {
+      const [run] = await handle.db.select().from(runs).where(eq(runs.roundId, round.id)).then((rows) => rows.filter((r) => r.kind === 'sft' && (r.status === 'submitted' || r.status === 'running')));
+      return run;
+    });
+    await worker.stop();
+    const [whileStopped] = await handle.db.select().from(runs).where(eq(runs.id, sftRun.id));
+    expect(['submitted', 'running', 'succeeded']).toContain(whileStopped!.status);
+    worker = await start();
+
+    const finished = await until(
+      'the round to finish',
+      async () => {
+        const [row] = await handle.db.select().from(rounds).where(eq(rounds.id, round.id));
+        return row && row.status !== 'running' ? row : null;
+      },
+      90_000,
+    );
+    expect(finished.error).toBeNull();
+    expect(finished.status).toBe('succeeded');
+
+    const detail = await caller.rounds.get({ round: round.id });
+    expect(detail.runs.map((r) => [r.kind, r.status])).toEqual([
+      ['reward', 'succeeded'],
+      ['rejection-sampling', 'succeeded'],
+      ['sft', 'succeeded'],
+      ['dpo', 'succeeded'],
+      ['eval', 'succeeded'],
+      ['register', 'succeeded'],
+    ]);
+    const byKind = Object.fromEntries(detail.runs.map((r) => [r.kind, r]));
+    const reward = byKind.reward!;
+    const sampling = byKind['rejection-sampling']!;
+    const sft = byKind.sft!;
+    const dpo = byKind.dpo!;
+
+    // Training metrics parsed from trainer_state.json, GPU time counted, logs tailed into the store.
+    for (const run of [reward, sft, dpo]) {
+      expect(run.training?.series.find((s) => s.name === 'loss')?.points.length).toBeGreaterThan(0);
+      expect(run.gpuSeconds).toBeGreaterThan(0);
+      expect(run.logTail).toContain('fake-trainer');
+      expect(run.artifacts.map((a) => a.key)).toEqual(expect.arrayContaining([runKeys(run.id).config, runKeys(run.id).data('train'), runKeys(run.id).trainerState]));
+    }
+    expect(dpo.training!.series.map((s) => s.name)).toEqual(expect.arrayContaining(['rewards/accuracies', 'rewards/margins']));
+    expect(detail.gpuHours).toBeGreaterThan(0);
+
+    // The DPO config on disk is the Llama 3 one, on the SFT output, reading the explicit-prompt export.
+    const dpoConfig = parse(fs.readFileSync(path.join(artifacts, runKeys(dpo.id).config), 'utf8')) as Record<string, unknown>;
+    expect(dpoConfig).toMatchObject({ beta: 0.1, learning_rate: 1e-5, loss_type: ['sigmoid', 'sft'], loss_weights: [1.0, 0.2], model_name_or_path: path.join(artifacts, runKeys(sft.id).output) });
+    const rewardConfig = fs.readFileSync(path.join(artifacts, runKeys(reward.id).config), 'utf8');
+    expect(rewardConfig).not.toMatch(/margin/);
+    const rewardData = fs.readFileSync(path.join(artifacts, runKeys(reward.id).data('train')), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rewardData.length).toBeGreaterThan(0);
+    expect(Object.keys(rewardData[0]!).sort()).toEqual(['chosen', 'rejected']);
+    expect(rewardData[0]).not.toHaveProperty('margin');
+
+    // Rejection sampling scored with the trained reward model's entry and wrote the SFT version SFT trained on.
+    expect(sampling.outputVersionId).not.toBeNull();
+    expect((sft.spec as { inputs: { source?: { versionId: number } }[] }).inputs[0]!.source?.versionId).toBe(sampling.outputVersionId);
+    expect(vllm.counts.classify).toBeGreaterThan(0);
+    const [rewardModel] = await handle.db.select().from(models).where(eq(models.id, reward.outputModelId!));
+    expect(rewardModel).toMatchObject({ kind: 'reward', serving: 'vllm-classify', roundId: round.id, runId: reward.id, datasetVersionIds: [version.id] });
+
+    // Evaluation: a win rate with its interval, and comparisons for human evaluation.
+    const evaluation = (byKind.eval!.metrics as { eval: Record<string, unknown> }).eval;
+    expect(evaluation.prompts).toBeGreaterThan(0);
+    expect(typeof evaluation.winRateWithTies).toBe('number');
+    expect(evaluation.interval).toMatchObject({ level: 0.95, method: 'wilson' });
+    expect(evaluation.human).toMatchObject({ project: evalProject.slug });
+    const humanComparisons = await handle.db.select().from(comparisons).where(eq(comparisons.projectId, evalProject.id));
+    expect(humanComparisons.length).toBe((evaluation.human as { comparisons: number }).comparisons);
+    expect(humanComparisons.length).toBeGreaterThan(0);
+
+    // Registration: the new policy with its lineage.
+    const [registered] = await handle.db.select().from(models).where(eq(models.name, plan.register.name));
+    expect(registered).toMatchObject({
+      kind: 'policy',
+      serving: 'openai',
+      apiModel: 'policy-v1',
+      roundId: round.id,
+      runId: dpo.id,
+      baseModel: 'meta-llama/Llama-3.1-8B-Instruct',
+      artifactUri: store.uri(runKeys(dpo.id).output),
+    });
+    expect([...registered!.datasetVersionIds].sort((a, b) => a - b)).toEqual([version.id, sampling.outputVersionId!].sort((a, b) => a - b));
+    expect(byKind.register!.outputModelId).toBe(registered!.id);
+  }, 150_000);
+
+  it('a failed stage fails the round; a retry runs it again on the same run row; cancel stops the active run', async () => {
+    const { handle } = db.current;
+    const { version, policy, executor, evalProject, plan, caller } = await setup();
+    const config = executor.config as { env: Record<string, string> };
+    await handle.db.update(executors).set({ config: { ...config, env: { ...config.env, FAKE_TRAINER_FAIL: '1' } } }).where(eq(executors.id, executor.id));
+    await start();
+    const round = await caller.rounds.launch({ name: 'round f', policyModelId: policy.id, datasetVersionId: version.id, executorId: executor.id, projectId: evalProject.id, plan });
+
+    const failed = await until('the round to fail', async () => {
+      const [row] = await handle.db.select().from(rounds).where(eq(rounds.id, round.id));
+      return row?.status === 'failed' ? row : null;
+    });
+    expect(failed.currentStage).toBe(0);
+    const [failedRun] = await handle.db.select().from(runs).where(eq(runs.roundId, round.id));
+    expect(failedRun).toMatchObject({ kind: 'reward', status: 'failed', attempt: 0 });
+    expect(failed.error).toBe(failedRun!.error);
+    const failedDetail = await caller.rounds.get({ round: round.id });
+    expect(failedDetail.runs[0]!.logTail).toContain('OutOfMemoryError');
+
+    // Fixed on the host: the retry is attempt 1 of the same run.
+    await handle.db.update(executors).set({ config }).where(eq(executors.id, executor.id));
+    const retried = await caller.rounds.retry({ round: round.id });
+    expect(retried.status).toBe('running');
+    await until('the retried reward run to succeed', async () => {
+      const [run] = await handle.db.select().from(runs).where(eq(runs.id, failedRun!.id));
+      return run?.status === 'succeeded' ? run : null;
+    });
+    // Slow training from here on, so that the cancel lands while SFT runs.
+    await handle.db.update(executors).set({ config: { ...config, env: { ...config.env, FAKE_TRAINER_STEP_MS: '2000' } } }).where(eq(executors.id, executor.id));
+    const [again] = await handle.db.select().from(runs).where(eq(runs.id, failedRun!.id));
+    expect(again!.attempt).toBe(1);
+    expect((again!.metrics as { attempts: unknown[] }).attempts).toEqual([expect.objectContaining({ attempt: 0, status: 'failed' })]);
+    expect(again!.gpuSeconds).toBeGreaterThan((again!.metrics as { priorGpuSeconds: number }).priorGpuSeconds);
+
+    // Cancel once SFT is on the executor: the run is stopped there and the round ends cancelled.
+    const sft = await until('the SFT run', async () => {
+      const rows = await handle.db.select().from(runs).where(eq(runs.roundId, round.id));
+      return rows.find((r) => r.kind === 'sft' && (r.status === 'submitted' || r.status === 'running'));
+    });
+    const cancelled = await caller.rounds.cancel({ round: round.id });
+    expect(cancelled.status).toBe('cancelled');
+    const stopped = await until('the SFT run to be cancelled', async () => {
+      const [run] = await handle.db.select().from(runs).where(eq(runs.id, sft.id));
+      return run?.status === 'cancelled' ? run : null;
+    });
+    expect(stopped.cancelRequested).toBe(true);
+    const [finalRound] = await handle.db.select().from(rounds).where(eq(rounds.id, round.id));
+    expect(finalRound!.status).toBe('cancelled');
+  }, 150_000);
+});
