@@ -131,9 +131,11 @@ export function versionFileName(version: Pick<TDatasetVersion, 'id' | 'name'>, f
   return format === 'parquet' ? `${base}-v${version.id}-${split}.parquet` : `${base}-v${version.id}-${split}.${format}.${versionFileType(format).extension}`;
 }
 
-function splitCount(counts: TVersionCounts | undefined, split: TVersionSplit): number | null {
+/** Lines the manifest promises for a split: pairs of a preference version, conversations of an SFT version. */
+function splitCount(counts: Partial<TVersionCounts> & { conversations?: number } | undefined, split: TVersionSplit): number | null {
   if (!counts) return null;
-  return split === 'all' ? counts.pairs : counts[split];
+  const n = split === 'all' ? (counts.pairs ?? counts.conversations) : counts[split];
+  return typeof n === 'number' ? n : null;
 }
 
 export const downloadDatasetOperation = defineOperation(
@@ -171,7 +173,7 @@ export const downloadDatasetOperation = defineOperation(
     const lines = streamVersionExport(ctx.store, version.id, { format: query.format, split: query.split });
     // Read the first chunk before answering: a missing file is then an error status, not a cut stream.
     const first = await lines.next();
-    const pairs = splitCount((version.manifest as { counts?: TVersionCounts } | null)?.counts, query.split);
+    const pairs = splitCount((version.manifest as { counts?: Partial<TVersionCounts> & { conversations?: number } } | null)?.counts, query.split);
     return new Response(bodyStream(lines, first), {
       headers: {
         'content-type': versionFileType(query.format).contentType,
