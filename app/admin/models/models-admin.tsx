@@ -24,7 +24,9 @@ export function ModelsAdmin() {
       onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.models.list.queryKey() }),
     }),
   );
-  const [form, setForm] = useState({ name: '', baseUrl: '', apiModel: '', apiKeyEnv: '', temperature: '', topP: '', maxTokens: '' });
+  const empty = { name: '', kind: 'policy', serving: 'openai', baseUrl: '', apiModel: '', apiKeyEnv: '', artifactUri: '', baseModel: '', temperature: '', topP: '', maxTokens: '' };
+  const [form, setForm] = useState(empty);
+  const overHttp = form.serving === 'openai' || form.serving === 'vllm-classify';
   const [done, setDone] = useState<string | null>(null);
   const field = (key: keyof typeof form) => ({ value: form[key], onChange: (e: { target: { value: string } }) => setForm((f) => ({ ...f, [key]: e.target.value })) });
 
@@ -35,15 +37,19 @@ export function ModelsAdmin() {
     register.mutate(
       {
         name: form.name,
-        baseUrl: form.baseUrl,
-        apiModel: form.apiModel,
-        apiKeyEnv: form.apiKeyEnv.trim() || undefined,
+        kind: form.kind as 'policy' | 'reward',
+        serving: form.serving as 'openai' | 'vllm-classify' | 'onnx-local' | 'none',
+        baseUrl: overHttp ? form.baseUrl : undefined,
+        apiModel: overHttp ? form.apiModel : undefined,
+        apiKeyEnv: (overHttp && form.apiKeyEnv.trim()) || undefined,
+        artifactUri: form.artifactUri.trim() || undefined,
+        baseModel: form.baseModel.trim() || undefined,
         sampling: Object.fromEntries(Object.entries(sampling).filter(([, v]) => v !== undefined)),
       },
       {
         onSuccess: (model) => {
           setDone(`Registered ${model.name}.`);
-          setForm({ name: '', baseUrl: '', apiModel: '', apiKeyEnv: '', temperature: '', topP: '', maxTokens: '' });
+          setForm(empty);
         },
       },
     );
@@ -64,13 +70,44 @@ export function ModelsAdmin() {
             <span className="mb-1 block text-slate-600">Name</span>
             <input required {...field('name')} className={inputClass} placeholder="llama-r2-policy" />
           </label>
+          <div className="grid grid-cols-2 gap-3">
+            <label className="text-sm">
+              <span className="mb-1 block text-slate-600">Kind</span>
+              <select
+                value={form.kind}
+                onChange={(e) => setForm((f) => ({ ...f, kind: e.target.value, serving: e.target.value === 'reward' ? 'vllm-classify' : 'openai' }))}
+                className={inputClass}
+              >
+                <option value="policy">policy (answers prompts)</option>
+                <option value="reward">reward (scores answers)</option>
+              </select>
+            </label>
+            <label className="text-sm">
+              <span className="mb-1 block text-slate-600">Serving</span>
+              <select {...field('serving')} className={inputClass}>
+                {(form.kind === 'reward' ? ['vllm-classify', 'onnx-local', 'none'] : ['openai', 'none']).map((s) => (
+                  <option key={s} value={s}>
+                    {s}
+                  </option>
+                ))}
+              </select>
+            </label>
+          </div>
           <label className="text-sm">
             <span className="mb-1 block text-slate-600">Base URL</span>
-            <input required {...field('baseUrl')} className={inputClass} placeholder="http://gpu-1:8000/v1" />
+            <input required={overHttp} disabled={!overHttp} {...field('baseUrl')} className={inputClass} placeholder="http://gpu-1:8000/v1" />
           </label>
           <label className="text-sm">
             <span className="mb-1 block text-slate-600">API model</span>
-            <input required {...field('apiModel')} className={inputClass} placeholder="meta-llama/Llama-3.1-8B-Instruct" />
+            <input required={overHttp} disabled={!overHttp} {...field('apiModel')} className={inputClass} placeholder="meta-llama/Llama-3.1-8B-Instruct" />
+          </label>
+          <label className="text-sm">
+            <span className="mb-1 block text-slate-600">Artifact URI (optional; the folder for onnx-local)</span>
+            <input required={form.serving === 'onnx-local'} {...field('artifactUri')} className={`${inputClass} font-mono`} placeholder="s3://bucket/runs/12/output" />
+          </label>
+          <label className="text-sm">
+            <span className="mb-1 block text-slate-600">Base model (optional)</span>
+            <input {...field('baseModel')} className={inputClass} placeholder="meta-llama/Llama-3.1-8B-Instruct" />
           </label>
           <label className="text-sm">
             <span className="mb-1 block text-slate-600">API key variable (optional)</span>
@@ -117,6 +154,7 @@ export function ModelsAdmin() {
             <thead className="text-left text-slate-500">
               <tr>
                 <th className="py-1">Name</th>
+                <th>Kind</th>
                 <th>Endpoint</th>
                 <th>Key</th>
                 <th>Sampling</th>
@@ -127,8 +165,31 @@ export function ModelsAdmin() {
               {list.data.map((m) => (
                 <tr key={m.id} className="border-t border-slate-100 align-top">
                   <td className="py-1.5 font-medium">{m.name}</td>
+                  <td>
+                    {m.kind}, {m.serving}
+                  </td>
                   <td className="break-all">
-                    <code>{m.apiModel}</code> at <code>{m.baseUrl}</code>
+                    {m.serving === 'openai' || m.serving === 'vllm-classify' ? (
+                      <>
+                        <code>{m.apiModel}</code> at <code>{m.baseUrl}</code>
+                      </>
+                    ) : (
+                      <span className="text-slate-500">not served over HTTP</span>
+                    )}
+                    {m.artifactUri ? (
+                      <div className="text-xs text-slate-500">
+                        weights <code>{m.artifactUri}</code>
+                      </div>
+                    ) : null}
+                    {m.roundId ? (
+                      <div className="text-xs text-slate-500">
+                        from round {m.roundId}, run {m.runId}
+                        {m.datasetVersionIds.length ? `, data ${m.datasetVersionIds.map((v) => `#${v}`).join(' ')}` : ''}
+                        {m.baseModel ? `, base ${m.baseModel}` : ''}
+                      </div>
+                    ) : m.baseModel ? (
+                      <div className="text-xs text-slate-500">base {m.baseModel}</div>
+                    ) : null}
                   </td>
                   <td>
                     {m.apiKeyEnv ? (
