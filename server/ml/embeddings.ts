@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { dataDir, env } from '../env';
+import { env } from '../env';
 import { AppError } from '../errors';
+import { loadOnce, transformersFor } from './transformers-setup';
 
 /**
  * Sentence embeddings for semantic dedup, computed on the CPU with transformers.js's
@@ -59,14 +60,6 @@ export function describeEmbeddingModel(config: TEmbeddingConfig = embeddingConfi
   return config.model ?? null;
 }
 
-/** A value is a folder when it looks like a path or names an existing directory; else a hub id. */
-function localFolder(value: string): string | null {
-  const looksLikePath = path.isAbsolute(value) || value.startsWith('.');
-  const resolved = path.resolve(/* turbopackIgnore: true */ process.cwd(), value);
-  if (looksLikePath || fs.existsSync(resolved)) return resolved;
-  return null;
-}
-
 const FOLDER_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', path.join('onnx', 'model.onnx')];
 
 const loaded = new Map<string, Promise<TEmbeddingModel>>();
@@ -85,24 +78,14 @@ export function loadEmbeddingModel(config: TEmbeddingConfig = embeddingConfigFro
       ),
     );
   }
-  const key = JSON.stringify([value, Boolean(config.allowRemoteModels), config.cacheDir ?? null]);
-  let promise = loaded.get(key);
-  if (!promise) {
-    promise = loadFeatureExtractor(value, config);
-    loaded.set(key, promise);
-    // A failed load is retried next time (the folder may appear, the network may come back).
-    promise.catch(() => loaded.delete(key));
-  }
-  return promise;
+  return loadOnce(loaded, JSON.stringify([value, Boolean(config.allowRemoteModels), config.cacheDir ?? null]), () => loadFeatureExtractor(value, config));
 }
 
 async function loadFeatureExtractor(value: string, config: TEmbeddingConfig): Promise<TEmbeddingModel> {
-  // Loaded on demand: the web app never embeds, the worker and the CLI do.
-  const { pipeline, env: transformersEnv } = await import('@huggingface/transformers');
-  const folder = localFolder(value);
-  transformersEnv.allowLocalModels = true;
-  transformersEnv.allowRemoteModels = !folder && Boolean(config.allowRemoteModels);
-  transformersEnv.cacheDir = config.cacheDir ?? path.join(dataDir(), 'models');
+  const {
+    transformers: { pipeline },
+    folder,
+  } = await transformersFor(value, config);
 
   const what = `PAIRWISE_EMBEDDING_MODEL=${value}`;
   let extractor: Awaited<ReturnType<typeof pipeline<'feature-extraction'>>>;

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TMessage } from '@/db/schema';
-import { dataDir, env } from '../env';
+import { env } from '../env';
 import { AppError } from '../errors';
+import { loadOnce, transformersFor } from './transformers-setup';
 
 /**
  * Token counting for the data statistics (Llama 3's preference data table).
@@ -89,14 +90,6 @@ export function describeTokenizer(config: TTokenizerConfig = tokenizerConfigFrom
   return config.tokenizer ? { kind: 'tokenizer', name: config.tokenizer } : { kind: 'approximate', name: APPROXIMATE_COUNTER_NAME };
 }
 
-/** A value is a folder when it looks like a path or names an existing directory; else a hub id. */
-function localFolder(value: string): string | null {
-  const looksLikePath = path.isAbsolute(value) || value.startsWith('.');
-  const resolved = path.resolve(/* turbopackIgnore: true */ process.cwd(), value);
-  if (looksLikePath || fs.existsSync(resolved)) return resolved;
-  return null;
-}
-
 const loaded = new Map<string, Promise<TTokenCounter>>();
 
 /**
@@ -105,24 +98,15 @@ const loaded = new Map<string, Promise<TTokenCounter>>();
  */
 export function loadTokenizer(config: TTokenizerConfig = tokenizerConfigFromEnv()): Promise<TTokenCounter> {
   if (!config.tokenizer) return Promise.resolve(approximateCounter());
-  const key = JSON.stringify([config.tokenizer, Boolean(config.allowRemoteModels), config.cacheDir ?? null]);
-  let promise = loaded.get(key);
-  if (!promise) {
-    promise = loadTransformersTokenizer(config.tokenizer, config);
-    loaded.set(key, promise);
-    // A failed load is retried next time (the folder may appear, the network may come back).
-    promise.catch(() => loaded.delete(key));
-  }
-  return promise;
+  const value = config.tokenizer;
+  return loadOnce(loaded, JSON.stringify([value, Boolean(config.allowRemoteModels), config.cacheDir ?? null]), () => loadTransformersTokenizer(value, config));
 }
 
 async function loadTransformersTokenizer(value: string, config: TTokenizerConfig): Promise<TTokenCounter> {
-  // Loaded on demand: the web app only describes the tokenizer, the worker counts with it.
-  const { AutoTokenizer, env: transformersEnv } = await import('@huggingface/transformers');
-  const folder = localFolder(value);
-  transformersEnv.allowLocalModels = true;
-  transformersEnv.allowRemoteModels = !folder && Boolean(config.allowRemoteModels);
-  transformersEnv.cacheDir = config.cacheDir ?? path.join(dataDir(), 'models');
+  const {
+    transformers: { AutoTokenizer },
+    folder,
+  } = await transformersFor(value, config);
 
   let tokenizer: Awaited<ReturnType<typeof AutoTokenizer.from_pretrained>>;
   if (folder) {

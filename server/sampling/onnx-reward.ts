@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TMessage } from '@/db/schema';
-import { dataDir } from '../env';
 import { ModelEndpointError } from '../live/openai-stream';
+import { loadOnce, transformersFor } from '../ml/transformers-setup';
 
 /**
  * A reward model on the worker's CPU: a sequence-classification model with one output (its raw
@@ -43,24 +43,16 @@ const loaded = new Map<string, Promise<TOnnxRewardModel>>();
 
 /** The model in `folder`, loaded once per process. */
 export function loadOnnxRewardModel(folder: string, what: string): Promise<TOnnxRewardModel> {
-  let promise = loaded.get(folder);
-  if (!promise) {
-    promise = load(folder, what);
-    loaded.set(folder, promise);
-    promise.catch(() => loaded.delete(folder));
-  }
-  return promise;
+  return loadOnce(loaded, folder, () => load(folder, what));
 }
 
 async function load(folder: string, what: string): Promise<TOnnxRewardModel> {
   for (const file of ['config.json', 'tokenizer.json', 'tokenizer_config.json', path.join('onnx', 'model.onnx')]) {
     if (!fs.existsSync(path.join(folder, file))) throw new ModelEndpointError(`${what}: ${path.join(folder, file)} is missing`, { retryable: false });
   }
-  // Loaded on demand: only workers that score with a local model pay for onnxruntime.
-  const { AutoModelForSequenceClassification, AutoTokenizer, env: transformersEnv } = await import('@huggingface/transformers');
-  transformersEnv.allowLocalModels = true;
-  transformersEnv.allowRemoteModels = false;
-  transformersEnv.cacheDir = path.join(dataDir(), 'models');
+  const {
+    transformers: { AutoModelForSequenceClassification, AutoTokenizer },
+  } = await transformersFor(folder, { allowRemoteModels: false });
   let tokenizer: Awaited<ReturnType<typeof AutoTokenizer.from_pretrained>>;
   let model: Awaited<ReturnType<typeof AutoModelForSequenceClassification.from_pretrained>>;
   try {
