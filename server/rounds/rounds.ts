@@ -459,7 +459,9 @@ export async function pollRun(
 
   // Worker-side stages (rejection sampling) end their own row; the poll watches it and moves the round on.
   if (!runsOnExecutor(run.kind as TStageKind)) {
-    const ended = run.status === 'succeeded' || run.status === 'failed' || run.status === 'cancelled';
+    // A failed worker-side run whose job pg-boss will retry is not over: the retry resumes it.
+    const retrying = run.status === 'failed' && (await workerJobPending(handle, run));
+    const ended = !retrying && (run.status === 'succeeded' || run.status === 'failed' || run.status === 'cancelled');
     await inTx(handle, async (_db, tx) => {
       if (ended) await enqueueAdvance(boss, tx, run.roundId);
       else await enqueuePoll(boss, tx, run.id, pollSeconds);
@@ -553,6 +555,19 @@ async function registerRewardModel(db: TDb, store: Pick<TArtifactStore, 'uri'>, 
   return row!.id;
 }
 
+/** Whether the queue still holds a job (waiting, retrying or active) that runs this worker-side run. */
+async function workerJobPending(handle: TDbHandle, run: TRunRow): Promise<boolean> {
+  try {
+    const rows = await handle.sql`
+      select 1 from pgboss.job
+      where name = ${rejectionSamplingQueue} and data->>'runId' = ${String(run.id)} and state in ('created', 'retry', 'active')
+      limit 1`;
+    return rows.length > 0;
+  } catch {
+    return false; // no pg-boss schema here: nothing will retry it
+  }
+}
+
 /** Marks a worker-side run running (for the stages this module runs itself). */
 export async function markRunRunning(db: TDb, run: TRunRow): Promise<boolean> {
   const updated = await db
@@ -631,6 +646,13 @@ export async function retryStage(handle: TDbHandle, boss: PgBoss, roundId: numbe
       .orderBy(desc(runs.id))
       .limit(1);
     if (!run) throw new AppError('CONFLICT', `round ${roundId} has no run at stage ${round.currentStage}`);
+    if (run.status === 'succeeded') {
+      // The run ended well after the round had given up on it (a worker-side job's own retry
+      // resumed it): nothing to run again, the round just moves on.
+      await db.update(rounds).set({ status: 'running', error: null, finishedAt: null }).where(eq(rounds.id, roundId));
+      await enqueueAdvance(boss, tx, roundId);
+      return;
+    }
     if (run.status !== 'failed' && run.status !== 'cancelled') throw new AppError('CONFLICT', `the stage's run is ${run.status}`);
     const attempts = Array.isArray((run.metrics as { attempts?: unknown }).attempts) ? ((run.metrics as { attempts: unknown[] }).attempts as unknown[]) : [];
     const metrics = {
