@@ -261,4 +261,17 @@ describe('a training round', () => {
     const [finalRound] = await handle.db.select().from(rounds).where(eq(rounds.id, round.id));
     expect(finalRound!.status).toBe('cancelled');
   }, 150_000);
+
+  it('only platform admins see and launch rounds; a plan that cannot run is a 400 naming the field', async () => {
+    const { handle } = db.current;
+    const { version, policy, executor, plan, caller } = await setup();
+    const annotator = callerFor(handle, db.current.url, await makeUser(handle), artifacts);
+    await expect(annotator.rounds.list()).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    const input = { name: 'r', policyModelId: policy.id, datasetVersionId: version.id, executorId: executor.id, plan };
+    await expect(annotator.rounds.launch(input)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(caller.rounds.launch({ ...input, plan: { ...plan, reward: { gpus: 1, config: {} } } })).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringMatching(/plan\.reward\.serving/) });
+    await expect(caller.rounds.launch({ ...input, datasetVersionId: 999_999 })).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringMatching(/no dataset version/) });
+    await expect(caller.rounds.launch({ ...input, plan: { ...plan, dpo: { gpus: -1, config: {} } } })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    expect(await handle.db.select().from(rounds).where(eq(rounds.name, 'r'))).toEqual([]);
+  });
 });
