@@ -1,6 +1,7 @@
 'use client';
 
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import Link from 'next/link';
 import { useState, type FormEvent } from 'react';
 import { useTRPC } from '@/app/_trpc/client';
 
@@ -57,7 +58,12 @@ export function ModelsAdmin() {
 
   return (
     <main className="mx-auto max-w-5xl space-y-6 px-4 py-8">
-      <h1 className="text-2xl font-semibold">Models</h1>
+      <div className="flex items-baseline justify-between">
+        <h1 className="text-2xl font-semibold">Models</h1>
+        <Link href="/admin/rounds" className="text-sm underline">
+          Training rounds
+        </Link>
+      </div>
 
       <section className="rounded-lg border border-slate-200 bg-white p-4">
         <h2 className="mb-1 font-semibold">Register a model</h2>

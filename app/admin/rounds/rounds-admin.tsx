@@ -2,6 +2,7 @@
 
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import dynamic from 'next/dynamic';
+import Link from 'next/link';
 import { useState, type FormEvent } from 'react';
 import { useTRPC } from '@/app/_trpc/client';
 
@@ -304,7 +305,12 @@ export function RoundsAdmin() {
   const [selected, setSelected] = useState<number | null>(null);
   return (
     <main className="mx-auto max-w-6xl space-y-6 p-6">
-      <h1 className="text-2xl font-semibold">Training rounds</h1>
+      <div className="flex items-baseline justify-between">
+        <h1 className="text-2xl font-semibold">Training rounds</h1>
+        <Link href="/admin/models" className="text-sm underline">
+          Model registry
+        </Link>
+      </div>
       <LaunchForm onLaunched={setSelected} />
       <section>
         <h2 className="mb-2 font-semibold">Rounds</h2>
