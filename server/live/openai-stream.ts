@@ -1,5 +1,6 @@
 import type { TMessage, TSampling } from '@/db/schema';
 import { readSseEvents } from './sse';
+import { errorMessageOf, isRetryableStatus, redactKey, samplingFields, wireMessages } from '../models/endpoint-protocol';
 
 /** What it takes to call one OpenAI-compatible chat completions endpoint. */
 export interface TChatEndpoint {
@@ -34,43 +35,9 @@ export function formatDuration(ms: number): string {
   return ms >= 1000 ? `${Number((ms / 1000).toFixed(1))} s` : `${ms} ms`;
 }
 
-/** 408, 429 and 5xx are transient on every server we know; 4xx otherwise is a setup problem. */
-function isRetryableStatus(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500;
-}
-
-function toWireMessage(m: TMessage) {
-  const out: Record<string, unknown> = { role: m.role, content: m.content };
-  if (m.name !== undefined) out.name = m.name;
-  if (m.tool_calls?.length) out.tool_calls = m.tool_calls;
-  if (m.tool_call_id !== undefined) out.tool_call_id = m.tool_call_id;
-  return out;
-}
-
-function samplingFields(sampling: TSampling) {
-  const out: TSampling = {};
-  if (sampling.temperature !== undefined) out.temperature = sampling.temperature;
-  if (sampling.top_p !== undefined) out.top_p = sampling.top_p;
-  if (sampling.max_tokens !== undefined) out.max_tokens = sampling.max_tokens;
-  return out;
-}
-
-function redactKey(text: string, key: string | undefined): string {
-  return key ? text.split(key).join('[redacted]') : text;
-}
-
-/** The error text of a failed response, in the shapes OpenAI, vLLM, TGI and Ollama use. */
+/** The error text of a failed response. */
 async function readErrorMessage(response: Response): Promise<string> {
-  const text = (await response.text().catch(() => '')).slice(0, 4000);
-  try {
-    const json = JSON.parse(text) as { error?: unknown; message?: unknown; detail?: unknown };
-    const error = json.error as { message?: unknown } | string | undefined;
-    const message = typeof error === 'string' ? error : (error?.message ?? json.message ?? json.detail);
-    if (typeof message === 'string' && message.trim()) return message.trim().slice(0, 500);
-  } catch {
-    // not JSON: use the text
-  }
-  return text.trim().slice(0, 500) || response.statusText || 'no error message';
+  return errorMessageOf((await response.text().catch(() => '')).slice(0, 4000), response.statusText);
 }
 
 function networkReason(error: unknown): string {
@@ -125,7 +92,7 @@ export async function* streamChatCompletion(
         accept: 'text/event-stream',
         ...(key ? { authorization: `Bearer ${key}` } : {}),
       },
-      body: JSON.stringify({ model: endpoint.apiModel, messages: messages.map(toWireMessage), stream: true, ...samplingFields(endpoint.sampling) }),
+      body: JSON.stringify({ model: endpoint.apiModel, messages: wireMessages(messages), stream: true, ...samplingFields(endpoint.sampling) }),
       signal: controller.signal,
     });
     if (!response.ok) {

@@ -1,5 +1,6 @@
 import type { TMessage, TSampling } from '@/db/schema';
 import { chatCompletionsUrl, ModelEndpointError } from '../live/openai-stream';
+import { samplingFields, wireMessages } from '../models/endpoint-protocol';
 import { postJson, type TRequestHooks, type TRequestPolicy } from './http';
 
 /** What it takes to sample from a policy: an OpenAI-compatible /chat/completions endpoint. */
@@ -28,25 +29,7 @@ export interface TChatSamplesOptions extends TRequestHooks {
 
 /** The model entry's sampling parameters with the run's overrides on top (undefined fields do not override). */
 export function effectiveSampling(base: TSampling | undefined, override: TSampling | undefined): TSampling {
-  const out: TSampling = {};
-  for (const source of [base ?? {}, override ?? {}]) {
-    if (source.temperature !== undefined) out.temperature = source.temperature;
-    if (source.top_p !== undefined) out.top_p = source.top_p;
-    if (source.max_tokens !== undefined) out.max_tokens = source.max_tokens;
-  }
-  return out;
-}
-
-function toWireMessage(m: TMessage) {
-  const out: Record<string, unknown> = { role: m.role, content: m.content };
-  if (m.name !== undefined) out.name = m.name;
-  if (m.tool_calls?.length) out.tool_calls = m.tool_calls;
-  if (m.tool_call_id !== undefined) out.tool_call_id = m.tool_call_id;
-  return out;
-}
-
-export function wireMessages(messages: TMessage[]) {
-  return messages.map(toWireMessage);
+  return samplingFields(base, override);
 }
 
 interface TWireChoice {

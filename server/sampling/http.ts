@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatDuration, ModelEndpointError } from '../live/openai-stream';
+import { errorMessageOf, isRetryableStatus, redactKey } from '../models/endpoint-protocol';
 
 /**
  * The request policy shared by the sampling clients (policies and reward models): JSON POSTs
@@ -143,24 +144,7 @@ export function apiKeyFrom(apiKeyEnv: string | null | undefined, what: string): 
   return key;
 }
 
-function redact(text: string, key: string | undefined): string {
-  return key ? text.split(key).join('[redacted]') : text;
-}
-
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
-
-/** The error text of a failed response, in the shapes OpenAI, vLLM and TGI use. */
-function errorText(text: string, statusMessage: string | undefined): string {
-  try {
-    const json = JSON.parse(text) as { error?: unknown; message?: unknown; detail?: unknown };
-    const error = json.error as { message?: unknown } | string | undefined;
-    const message = typeof error === 'string' ? error : (error?.message ?? json.message ?? json.detail);
-    if (typeof message === 'string' && message.trim()) return message.trim().slice(0, 500);
-  } catch {
-    // not JSON: the text itself
-  }
-  return text.trim().slice(0, 500) || statusMessage || 'no error message';
-}
 
 type THeaders = Record<string, string | string[] | undefined>;
 
@@ -194,10 +178,6 @@ class AttemptFailure extends ModelEndpointError {
     super(message, options);
     this.retryAfterMs = options.retryAfterMs ?? null;
   }
-}
-
-function isRetryableStatus(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500;
 }
 
 // Keep-alive connections, reused across requests: a run sends thousands to the same servers.
@@ -278,10 +258,10 @@ async function attempt(url: URL, body: string, key: string | undefined, what: st
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
     if ((error as { timedOut?: boolean }).timedOut) throw new AttemptFailure(`${what}: no complete answer within ${formatDuration(policy.timeoutMs)}`, { retryable: true, cause: error });
-    throw new AttemptFailure(`${what}: could not reach the endpoint (${redact(networkReason(error), key)})`, { retryable: true, cause: error });
+    throw new AttemptFailure(`${what}: could not reach the endpoint (${redactKey(networkReason(error), key)})`, { retryable: true, cause: error });
   }
   if (response.status < 200 || response.status >= 300) {
-    throw new AttemptFailure(`${what}: the endpoint answered ${response.status}: ${redact(errorText(response.text.slice(0, 4000), response.statusMessage), key)}`, {
+    throw new AttemptFailure(`${what}: the endpoint answered ${response.status}: ${redactKey(errorMessageOf(response.text.slice(0, 4000), response.statusMessage), key)}`, {
       retryable: isRetryableStatus(response.status),
       status: response.status,
       retryAfterMs: retryAfterMs(response.headers),

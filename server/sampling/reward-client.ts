@@ -1,6 +1,6 @@
 import type { TMessage } from '@/db/schema';
 import { ModelEndpointError } from '../live/openai-stream';
-import { wireMessages } from './chat-client';
+import { wireMessages } from '../models/endpoint-protocol';
 import { mapWithConcurrency, postJson, type TRequestHooks, type TRequestPolicy } from './http';
 import { loadOnnxRewardModel, rewardModelFolder } from './onnx-reward';
 
