@@ -22,6 +22,7 @@ import { registerTokenCommands } from './api-tokens/cli-commands';
 import { registerDatasetCommands } from './datasets/cli-commands';
 import { registerExecutorCommands } from './executors/cli-commands';
 import { registerRoundCommands } from './rounds/cli-commands';
+import { registerGenerateCommand } from './sampling/cli-commands';
 import { addMember, createProject, requireProjectBySlug } from './projects/projects';
 import { roles } from './users/schemas';
 import { createUser, firstPlatformAdmin, requireUserByEmail } from './users/users';
@@ -353,5 +354,6 @@ registerDatasetCommands(program);
 registerTokenCommands(program);
 registerExecutorCommands(program);
 registerRoundCommands(program);
+registerGenerateCommand(program);
 
 program.parseAsync(process.argv).catch(reportCliError);

@@ -4,6 +4,7 @@ import { rounds, runs } from '@/db/schema';
 import type { TProject } from '@/server/projects/projects';
 import { planPairs, promptRng, runGeneration, type TGenerationItem } from '@/server/sampling/generation';
 import { generateJob } from '@/workers/jobs/generate';
+import { runCli } from '../helpers/cli';
 import { setupTestDatabase } from '../helpers/db';
 import { makeProject } from '../helpers/factories';
 import { defaultReply, startFakeVllm, type TFakeVllm } from '../helpers/fake-vllm';
@@ -191,5 +192,29 @@ describe('generation', () => {
     expect((await runGeneration(db.current.handle, one.id, fast))?.error).toBe('invalid spec: policyModelIds: generation pairs two different models: give two or more');
     const nowhere = await addRun(db.current.handle, 'generate', { policyModelIds: [policies[0]!.id, policies[1]!.id], prompts: { promptIds: ids }, projectSlug: 'nowhere' });
     expect((await runGeneration(db.current.handle, nowhere.id, fast))?.error).toBe('projectSlug: no project with slug nowhere');
+  });
+});
+
+describe('npm run cli -- generate', () => {
+  it('answers a project’s prompts with two registered policies and pairs them into another project, with progress', { timeout: 120_000 }, async () => {
+    const target = await makeProject(db.current.handle);
+    const prompts = await makeProject(db.current.handle);
+    await addPrompts(db.current.handle, prompts.id, ['first cli question', 'second cli question', 'third cli question']);
+    const result = await runCli(['generate', '--policy', policies[0]!.name, '--policy', policies[1]!.name, '--prompts-project', prompts.slug, '--project', target.slug], {
+      env: { ...process.env, DATABASE_URL: db.current.url },
+      timeoutMs: 110_000,
+    });
+    expect(result.stderr).toMatch(/generation run \d+/);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/created 3 comparison\(s\) in .* from 3 prompt\(s\)/);
+    const rows = await comparisonsOf(target.id);
+    expect(rows.map((r) => r.prompt).sort()).toEqual(['first cli question', 'second cli question', 'third cli question']);
+    expect(rows.every((r) => new Set(r.models).size === 2)).toBe(true);
+
+    const unknown = await runCli(['generate', '--policy', 'nope', '--policy', policies[1]!.name, '--prompts-project', prompts.slug, '--project', target.slug], {
+      env: { ...process.env, DATABASE_URL: db.current.url },
+    });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/nope/);
   });
 });
