@@ -16,7 +16,7 @@ export function DatasetsAdmin({ projects, project, me }: { projects: TProjectCho
     <main className="mx-auto max-w-6xl space-y-6 px-4 py-8">
       <div className="flex flex-wrap items-baseline gap-x-4 gap-y-1">
         <h1 className="text-2xl font-semibold">Datasets</h1>
-        <span className="text-sm text-slate-500">immutable, hashed versions of curated preference pairs</span>
+        <span className="text-sm text-slate-500">immutable, hashed versions of curated preference pairs and of SFT conversations from rejection sampling</span>
         {project && (
           <span className="ml-auto flex items-baseline gap-3 text-sm">
             <span className="text-slate-600">

@@ -22,15 +22,48 @@ export function StatusBadge({ status }: { status: TVersionStatus }) {
   );
 }
 
-/** Judgments read out of those to read; a queued build has no total yet. */
-export function BuildProgress({ status, done, total, label, width = 'w-40' }: { status: TVersionStatus; done: number; total: number | null; label: string; width?: string }) {
+const kindClasses: Record<string, string> = {
+  preference: 'border-indigo-200 bg-indigo-50 text-indigo-800',
+  sft: 'border-teal-200 bg-teal-50 text-teal-800',
+};
+
+const kindTitles: Record<string, string> = {
+  preference: 'preference pairs from judgments',
+  sft: 'SFT conversations from rejection sampling',
+};
+
+/** What a version holds: preference pairs, or SFT conversations. */
+export function KindBadge({ kind }: { kind: string }) {
+  return (
+    <span data-kind={kind} title={kindTitles[kind]} className={`inline-block rounded border px-1.5 py-0.5 text-xs font-medium ${kindClasses[kind] ?? kindClasses.preference}`}>
+      {kind === 'sft' ? 'SFT' : kind}
+    </span>
+  );
+}
+
+/** Items (judgments, or an SFT version's conversations) done out of those to do; a queued build has no total yet. */
+export function BuildProgress({
+  status,
+  done,
+  total,
+  label,
+  width = 'w-40',
+  what = 'judgments',
+}: {
+  status: TVersionStatus;
+  done: number;
+  total: number | null;
+  label: string;
+  width?: string;
+  what?: string;
+}) {
   if (status === 'queued' || total === null) {
     return (
       <div className={width}>
         <div className="h-1.5 overflow-hidden rounded bg-slate-200" role="progressbar" aria-label={label}>
           <div className="h-1.5 w-1/3 animate-pulse rounded bg-slate-400" />
         </div>
-        <div className="mt-0.5 whitespace-nowrap text-xs text-slate-500">{status === 'queued' ? 'waiting for the worker' : 'counting judgments'}</div>
+        <div className="mt-0.5 whitespace-nowrap text-xs text-slate-500">{status === 'queued' ? 'waiting for the worker' : `counting ${what}`}</div>
       </div>
     );
   }
@@ -41,7 +74,7 @@ export function BuildProgress({ status, done, total, label, width = 'w-40' }: { 
         <div className="h-1.5 rounded bg-blue-600 transition-[width]" style={{ width: `${percent}%` }} />
       </div>
       <div className="mt-0.5 whitespace-nowrap text-xs tabular-nums text-slate-500">
-        {done.toLocaleString()} / {total.toLocaleString()} judgments ({percent}%)
+        {done.toLocaleString()} / {total.toLocaleString()} {what} ({percent}%)
       </div>
     </div>
   );

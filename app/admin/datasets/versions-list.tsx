@@ -7,18 +7,45 @@ import { useState } from 'react';
 import { useTRPC } from '@/app/_trpc/client';
 import type { TVersionManifest } from '@/server/datasets/version-files';
 import type { TAppRouter } from '@/server/root';
-import { BuildProgress, formatShortDate, isActive, ShortHash, StatusBadge, type TVersionStatus } from './version-bits';
+import type { TSftVersionManifest } from '@/server/sampling/sft-version';
+import { BuildProgress, formatShortDate, isActive, KindBadge, ShortHash, StatusBadge, type TVersionStatus } from './version-bits';
 
 type TVersionRow = inferRouterOutputs<TAppRouter>['datasets']['list'][number];
 
 const PAGE = 50;
 
-/** Who built a version: the manifest names them once built; before that only their id is known. */
+/** Who built a version: the manifest names them once built (an SFT version: its rejection-sampling run); before that only their id is known. */
 function builtBy(version: TVersionRow, me: { id: number; email: string }): string {
-  const manifest = version.manifest as unknown as TVersionManifest | null;
-  if (manifest?.builtBy) return manifest.builtBy.name || manifest.builtBy.email;
+  if (version.kind === 'sft') {
+    const sft = version.manifest as unknown as TSftVersionManifest | null;
+    if (sft?.lineage?.run) return `run #${sft.lineage.run.id}`;
+  } else {
+    const manifest = version.manifest as unknown as TVersionManifest | null;
+    if (manifest?.builtBy) return manifest.builtBy.name || manifest.builtBy.email;
+  }
   if (version.createdBy === null) return '–';
   return version.createdBy === me.id ? me.email : `user #${version.createdBy}`;
+}
+
+/** A built version's size: pairs (train / test) of a preference version, conversations of an SFT version. */
+function VersionSize({ kind, manifest }: { kind: string; manifest: TVersionManifest | TSftVersionManifest }) {
+  if (kind === 'sft' || (manifest as { kind?: string }).kind === 'sft') {
+    const conversations = (manifest as TSftVersionManifest).counts?.conversations ?? 0;
+    return (
+      <span className="tabular-nums">
+        {conversations.toLocaleString()} <span className="text-slate-500">{conversations === 1 ? 'conversation' : 'conversations'}</span>
+      </span>
+    );
+  }
+  const { counts } = manifest as TVersionManifest;
+  return (
+    <span className="tabular-nums">
+      {counts.pairs.toLocaleString()}{' '}
+      <span className="text-slate-500">
+        ({counts.train.toLocaleString()} / {counts.test.toLocaleString()})
+      </span>
+    </span>
+  );
 }
 
 /** Versions newest first; polls every second while a build is queued or running. */
@@ -63,8 +90,9 @@ export function VersionsList({ project, me }: { project: string | null; me: { id
               <tr>
                 <th className="py-1.5 pr-3 font-medium">#</th>
                 <th className="pr-3 font-medium">Name</th>
+                <th className="pr-3 font-medium">Kind</th>
                 <th className="pr-3 font-medium">Status</th>
-                <th className="pr-3 font-medium">Pairs (train / test)</th>
+                <th className="pr-3 font-medium">Size (train / test)</th>
                 <th className="pr-3 font-medium">Content hash</th>
                 <th className="pr-3 font-medium">Built by</th>
                 <th className="pr-3 font-medium">Requested</th>
@@ -73,7 +101,7 @@ export function VersionsList({ project, me }: { project: string | null; me: { id
             </thead>
             <tbody>
               {rows.map((v) => {
-                const manifest = v.manifest as unknown as TVersionManifest | null;
+                const manifest = v.manifest as unknown as TVersionManifest | TSftVersionManifest | null;
                 const status = v.status as TVersionStatus;
                 return (
                   <tr key={v.id} className="border-t border-slate-100 align-middle" data-version={v.id} data-version-status={v.status}>
@@ -84,18 +112,16 @@ export function VersionsList({ project, me }: { project: string | null; me: { id
                       </Link>
                     </td>
                     <td className="pr-3">
+                      <KindBadge kind={v.kind} />
+                    </td>
+                    <td className="pr-3">
                       <StatusBadge status={status} />
                     </td>
                     <td className="pr-3">
                       {isActive(status) ? (
                         <BuildProgress status={status} done={v.progressDone} total={v.progressTotal} label={`Build progress of version ${v.id}`} />
                       ) : manifest ? (
-                        <span className="tabular-nums">
-                          {manifest.counts.pairs.toLocaleString()}{' '}
-                          <span className="text-slate-500">
-                            ({manifest.counts.train.toLocaleString()} / {manifest.counts.test.toLocaleString()})
-                          </span>
-                        </span>
+                        <VersionSize kind={v.kind} manifest={manifest} />
                       ) : status === 'failed' ? (
                         <span className="block max-w-64 truncate text-xs text-red-700" title={v.error ?? ''}>
                           {v.error ?? 'failed'}
