@@ -31,6 +31,11 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
               </Link>
             )}
             {user?.role === 'admin' && (
+              <Link href="/admin/rounds" className="text-slate-600 hover:text-slate-900">
+                Rounds
+              </Link>
+            )}
+            {user?.role === 'admin' && (
               <Link href="/admin/tokens" className="text-slate-600 hover:text-slate-900">
                 API tokens
               </Link>

@@ -3,7 +3,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import dynamic from 'next/dynamic';
 import Link from 'next/link';
-import { useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useTRPC } from '@/app/_trpc/client';
 
 // chart.js only loads when a run with metrics is shown.
@@ -38,6 +38,60 @@ const statusColors: Record<string, string> = {
 
 function Status({ status }: { status: string }) {
   return <span className={`rounded px-1.5 py-0.5 text-xs font-medium ${statusColors[status] ?? ''}`}>{status}</span>;
+}
+
+const hintClass = 'mt-1 block text-xs text-slate-500';
+
+/** The automatic evaluation's headline numbers; the full record stays one click away. */
+function EvalSummary({ evaluation }: { evaluation: Record<string, unknown> }) {
+  const num = (key: string) => (typeof evaluation[key] === 'number' ? (evaluation[key] as number) : null);
+  const pct = (value: number | null) => (value === null ? '–' : `${(value * 100).toFixed(1)}%`);
+  const interval = evaluation.interval as { low?: number; high?: number; level?: number } | undefined;
+  const human = evaluation.human as { project?: string; comparisons?: number } | undefined;
+  const note = [evaluation.skipped, evaluation.automatic].find((v): v is string => typeof v === 'string') ?? null;
+  const pValue = num('pValue');
+  return (
+    <div className="space-y-2">
+      {note ? <p className="text-sm text-slate-600">{/^skipped/.test(note) ? note : `Skipped: ${note}`}</p> : null}
+      {num('prompts') === null ? null : (
+      <dl className="grid grid-cols-2 gap-2 text-sm sm:grid-cols-4">
+        <div className="rounded bg-slate-50 p-2">
+          <dt className="text-xs text-slate-500">Win rate (ties as half)</dt>
+          <dd className="font-medium">{pct(num('winRateWithTies'))}</dd>
+        </div>
+        <div className="rounded bg-slate-50 p-2">
+          <dt className="text-xs text-slate-500">Win rate over decided{interval?.level ? ` · ${Math.round(interval.level * 100)}% interval` : ''}</dt>
+          <dd className="font-medium">
+            {pct(num('winRate'))}
+            {num('winRate') !== null && typeof interval?.low === 'number' && typeof interval.high === 'number' ? ` [${pct(interval.low)}, ${pct(interval.high)}]` : ''}
+          </dd>
+        </div>
+        <div className="rounded bg-slate-50 p-2">
+          <dt className="text-xs text-slate-500">Wins / losses / ties</dt>
+          <dd className="font-medium">
+            {num('wins') ?? '–'} / {num('losses') ?? '–'} / {num('ties') ?? '–'} <span className="text-xs font-normal text-slate-500">of {num('prompts') ?? '–'} prompts</span>
+          </dd>
+        </div>
+        <div className="rounded bg-slate-50 p-2">
+          <dt className="text-xs text-slate-500">p-value (vs a coin)</dt>
+          <dd className="font-medium">{pValue === null ? '–' : pValue < 0.001 ? pValue.toExponential(1) : pValue.toFixed(3)}</dd>
+        </div>
+      </dl>
+      )}
+      {human?.project ? (
+        <p className="text-sm">
+          Human evaluation: {human.comparisons ?? 0} comparisons in{' '}
+          <Link className="underline" href={`/admin/projects/${encodeURIComponent(human.project)}`}>
+            {human.project}
+          </Link>
+        </p>
+      ) : null}
+      <details>
+        <summary className="cursor-pointer text-sm">Full evaluation record</summary>
+        <pre className="overflow-x-auto rounded bg-slate-50 p-2 text-xs">{JSON.stringify(evaluation, null, 2)}</pre>
+      </details>
+    </div>
+  );
 }
 
 const chartedMetrics = ['loss', 'eval_loss', 'rewards/accuracies', 'rewards/margins', 'learning_rate', 'grad_norm'];
@@ -107,7 +161,15 @@ function LaunchForm({ onLaunched }: { onLaunched: (id: number) => void }) {
     const policy = policies.find((p) => String(p.id) === id);
     try {
       const plan = JSON.parse(planText) as Record<string, unknown>;
-      if (policy && !plan.baseModel) setPlanText(JSON.stringify({ ...plan, baseModel: policy.baseModel ?? policy.artifactUri ?? '' }, null, 2));
+      if (!policy) return;
+      // The blanks of the default plan get values from the policy; whatever the admin wrote stays.
+      const register = (plan.register ?? {}) as Record<string, unknown>;
+      const next = {
+        ...plan,
+        baseModel: plan.baseModel || (policy.baseModel ?? policy.artifactUri ?? ''),
+        register: { ...register, name: register.name || `${policy.name}-next` },
+      };
+      setPlanText(JSON.stringify(next, null, 2));
     } catch {
       // the admin's text stays as it is
     }
@@ -124,35 +186,58 @@ function LaunchForm({ onLaunched }: { onLaunched: (id: number) => void }) {
         <label className="text-sm">
           Starting policy
           <select className={inputClass} value={policyId} onChange={(e) => choosePolicy(e.target.value)}>
-            <option value="">choose…</option>
+            <option value="">{modelsList.isPending ? 'loading…' : 'choose…'}</option>
             {policies.map((p) => (
               <option key={p.id} value={p.id}>
                 {p.name} ({p.serving})
               </option>
             ))}
           </select>
+          {modelsList.isSuccess && !policies.length ? (
+            <span className={hintClass}>
+              No policy models yet: register one in the{' '}
+              <Link className="underline" href="/admin/models">
+                model registry
+              </Link>
+              .
+            </span>
+          ) : null}
         </label>
         <label className="text-sm">
           Preference dataset version
           <select className={inputClass} value={versionId} onChange={(e) => setVersionId(e.target.value)}>
-            <option value="">choose…</option>
+            <option value="">{versions.isPending ? 'loading…' : 'choose…'}</option>
             {preferenceVersions.map((v) => (
               <option key={v.id} value={v.id}>
                 #{v.id} {v.name}
               </option>
             ))}
           </select>
+          {versions.isSuccess && !preferenceVersions.length ? (
+            <span className={hintClass}>
+              No built preference version yet: build one under{' '}
+              <Link className="underline" href="/admin/datasets">
+                Datasets
+              </Link>
+              .
+            </span>
+          ) : null}
         </label>
         <label className="text-sm">
           Executor
           <select className={inputClass} value={executorId} onChange={(e) => setExecutorId(e.target.value)}>
-            <option value="">choose…</option>
+            <option value="">{executorsList.isPending ? 'loading…' : 'choose…'}</option>
             {(executorsList.data ?? []).map((x: { id: number; name: string; kind: string }) => (
               <option key={x.id} value={x.id}>
                 {x.name} ({x.kind})
               </option>
             ))}
           </select>
+          {executorsList.isSuccess && !executorsList.data.length ? (
+            <span className={hintClass}>
+              No executors yet: add one with <code>npm run cli -- executor add</code>.
+            </span>
+          ) : null}
         </label>
       </div>
       <label className="block text-sm">
@@ -160,7 +245,7 @@ function LaunchForm({ onLaunched }: { onLaunched: (id: number) => void }) {
         <textarea className={`${inputClass} h-72 font-mono text-xs`} value={planText} onChange={(e) => setPlanText(e.target.value)} spellCheck={false} />
       </label>
       {error ? (
-        <p role="alert" className="text-sm text-red-700">
+        <p role="alert" className="whitespace-pre-wrap break-words text-sm text-red-700">
           {error}
         </p>
       ) : null}
@@ -195,6 +280,23 @@ function LaunchForm({ onLaunched }: { onLaunched: (id: number) => void }) {
   );
 }
 
+/** A run's log tail as plain text; while the run is active it stays scrolled to the newest lines. */
+function LogTail({ text, live, failed }: { text: string; live: boolean; failed: boolean }) {
+  const ref = useRef<HTMLPreElement>(null);
+  useEffect(() => {
+    const pre = ref.current;
+    if (pre && live) pre.scrollTop = pre.scrollHeight;
+  }, [text, live]);
+  return (
+    <details open={live || failed}>
+      <summary className="cursor-pointer text-sm">Log (tail){live ? ' · following' : ''}</summary>
+      <pre ref={ref} className="max-h-72 overflow-auto whitespace-pre-wrap break-words rounded bg-slate-900 p-2 text-xs text-slate-100">
+        {text}
+      </pre>
+    </details>
+  );
+}
+
 function RoundDetail({ id }: { id: number }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
@@ -210,6 +312,7 @@ function RoundDetail({ id }: { id: number }) {
   const cancel = useMutation(trpc.rounds.cancel.mutationOptions({ onSuccess: refresh }));
   const retry = useMutation(trpc.rounds.retry.mutationOptions({ onSuccess: refresh }));
   const round = detail.data;
+  if (detail.isError && !round) return <p className="text-sm text-red-700">Round {id} could not be loaded: {detail.error.message}</p>;
   if (!round) return <p className="text-sm text-slate-600">Loading round {id}…</p>;
   return (
     <section className="space-y-4">
@@ -225,16 +328,16 @@ function RoundDetail({ id }: { id: number }) {
         ) : null}
         {round.status === 'failed' || round.status === 'cancelled' ? (
           <button className={buttonClass} onClick={() => retry.mutate({ round: id })} disabled={retry.isPending}>
-            Retry stage {round.currentStage + 1}
+            Retry stage {round.currentStage + 1} ({round.stages[round.currentStage]})
           </button>
         ) : null}
       </div>
-      {round.error ? <p className="text-sm text-red-700">{round.error}</p> : null}
+      {round.error ? <p className="whitespace-pre-wrap break-words text-sm text-red-700">{round.error}</p> : null}
       <ol className="flex flex-wrap items-center gap-1 text-sm" aria-label="Stages">
         {round.stages.map((kind, index) => {
           const run = round.runs.find((r) => r.stage === index);
           return (
-            <li key={kind} className="flex items-center gap-1">
+            <li key={`${index}-${kind}`} className="flex items-center gap-1">
               <span className={`rounded border px-2 py-1 ${index === round.currentStage ? 'border-slate-800' : 'border-slate-200'}`}>
                 {kind} <Status status={run?.status ?? 'planned'} />
               </span>
@@ -249,10 +352,10 @@ function RoundDetail({ id }: { id: number }) {
         const evaluation = (run.metrics as { eval?: unknown }).eval;
         return (
           <article key={run.id} className="space-y-2 rounded border border-slate-200 p-3">
-            <h3 className="font-medium">
+            <h3 className="flex flex-wrap items-center gap-x-2 gap-y-1 font-medium">
               Run {run.id} · {run.kind} <Status status={run.status} /> <span className="text-xs text-slate-600">attempt {run.attempt} · {run.gpuHours.toFixed(3)} GPU-hours{run.externalId ? ` · ${run.externalId}` : ''}</span>
             </h3>
-            {run.error ? <p className="text-sm text-red-700">{run.error}</p> : null}
+            {run.error ? <p className="whitespace-pre-wrap break-words text-sm text-red-700">{run.error}</p> : null}
             {spec.command ? <pre className="overflow-x-auto rounded bg-slate-50 p-2 text-xs">{spec.command.join(' ')}</pre> : null}
             {spec.configYaml ? (
               <details>
@@ -266,19 +369,24 @@ function RoundDetail({ id }: { id: number }) {
                   <MetricChart key={s.name} name={s.name} points={s.points} />
                 ))}
               </div>
+            ) : spec.command && (run.status === 'running' || run.status === 'submitted') ? (
+              <p className="text-sm text-slate-600">No training metrics yet: they are read from the trainer’s trainer_state.json once it is written; the log below shows the progress meanwhile.</p>
             ) : null}
-            {evaluation ? <pre className="overflow-x-auto rounded bg-slate-50 p-2 text-xs">{JSON.stringify(evaluation, null, 2)}</pre> : null}
+            {evaluation && typeof evaluation === 'object' ? <EvalSummary evaluation={evaluation as Record<string, unknown>} /> : null}
+            {run.outputVersionId ? (
+              <p className="text-sm">
+                Wrote dataset version{' '}
+                <Link className="underline" href={`/admin/datasets/${run.outputVersionId}`}>
+                  #{run.outputVersionId}
+                </Link>
+              </p>
+            ) : null}
             {run.outputModel ? (
               <p className="text-sm">
                 Registered: {run.outputModel.name} ({run.outputModel.kind}, {run.outputModel.serving})
               </p>
             ) : null}
-            {run.logTail ? (
-              <details open={run.status === 'running'}>
-                <summary className="cursor-pointer text-sm">Log (tail)</summary>
-                <pre className="max-h-72 overflow-auto rounded bg-slate-900 p-2 text-xs text-slate-100">{run.logTail}</pre>
-              </details>
-            ) : null}
+            {run.logTail ? <LogTail text={run.logTail} live={run.status === 'running' || run.status === 'submitted'} failed={run.status === 'failed'} /> : null}
             {run.artifacts.length ? (
               <details>
                 <summary className="cursor-pointer text-sm">Artifacts ({run.artifacts.length})</summary>
@@ -303,6 +411,7 @@ export function RoundsAdmin() {
   const trpc = useTRPC();
   const list = useQuery({ ...trpc.rounds.list.queryOptions(), refetchInterval: 5000 });
   const [selected, setSelected] = useState<number | null>(null);
+  const cell = 'py-1.5 pr-4 align-middle';
   return (
     <main className="mx-auto max-w-6xl space-y-6 p-6">
       <div className="flex items-baseline justify-between">
@@ -311,45 +420,53 @@ export function RoundsAdmin() {
           Model registry
         </Link>
       </div>
-      <LaunchForm onLaunched={setSelected} />
       <section>
         <h2 className="mb-2 font-semibold">Rounds</h2>
-        {list.data?.length ? (
-          <table className="w-full text-sm">
-            <thead>
-              <tr className="text-left text-slate-600">
-                <th>Name</th>
-                <th>Status</th>
-                <th>Stage</th>
-                <th>GPU-hours</th>
-                <th>Started</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.map((r) => (
-                <tr key={r.id} className={`cursor-pointer border-t border-slate-100 ${selected === r.id ? 'bg-slate-50' : ''}`} onClick={() => setSelected(r.id)}>
-                  <td>
-                    <button type="button" className="underline" onClick={() => setSelected(r.id)}>
-                      {r.name}
-                    </button>
-                  </td>
-                  <td>
-                    <Status status={r.status} />
-                  </td>
-                  <td>
-                    {r.currentStage + 1}/{r.stages.length} {r.stages[r.currentStage]}
-                  </td>
-                  <td>{r.gpuHours.toFixed(2)}</td>
-                  <td>{r.startedAt ? new Date(r.startedAt).toLocaleString() : '-'}</td>
+        {list.isPending ? (
+          <p className="text-sm text-slate-600">Loading rounds…</p>
+        ) : list.isError && !list.data ? (
+          <p className="text-sm text-red-700">Rounds could not be loaded: {list.error.message}</p>
+        ) : list.data.length ? (
+          <div className="overflow-x-auto">
+            <table className="w-full text-sm">
+              <thead>
+                <tr className="text-left text-slate-600">
+                  <th className={cell}>Name</th>
+                  <th className={cell}>Status</th>
+                  <th className={cell}>Stage</th>
+                  <th className={`${cell} text-right`}>GPU-hours</th>
+                  <th className={cell}>Started</th>
+                  <th className={cell}>Finished</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {list.data.map((r) => (
+                  <tr key={r.id} className={`cursor-pointer border-t border-slate-100 hover:bg-slate-50 ${selected === r.id ? 'bg-slate-100' : ''}`} onClick={() => setSelected(r.id)}>
+                    <td className={`${cell} max-w-xs break-words`}>
+                      <button type="button" className="text-left underline" onClick={() => setSelected(r.id)} aria-pressed={selected === r.id}>
+                        {r.name}
+                      </button>
+                    </td>
+                    <td className={cell}>
+                      <Status status={r.status} />
+                    </td>
+                    <td className={cell}>
+                      {Math.min(r.currentStage + 1, r.stages.length)}/{r.stages.length} {r.stages[r.currentStage] ?? ''}
+                    </td>
+                    <td className={`${cell} text-right tabular-nums`}>{r.gpuHours.toFixed(2)}</td>
+                    <td className={`${cell} whitespace-nowrap`}>{r.startedAt ? new Date(r.startedAt).toLocaleString() : '–'}</td>
+                    <td className={`${cell} whitespace-nowrap`}>{r.finishedAt ? new Date(r.finishedAt).toLocaleString() : '–'}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         ) : (
-          <p className="text-sm text-slate-600">No rounds yet.</p>
+          <p className="text-sm text-slate-600">No rounds yet: launch one below.</p>
         )}
       </section>
       {selected ? <RoundDetail id={selected} /> : null}
+      <LaunchForm onLaunched={setSelected} />
     </main>
   );
 }
