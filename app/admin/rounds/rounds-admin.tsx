@@ -156,8 +156,15 @@ function LaunchForm({ onLaunched }: { onLaunched: (id: number) => void }) {
     if (data) launch.mutate(data as never);
   }
 
+  /** A changed input makes the shown preview stale: it goes until asked for again. */
+  function edit(set: (value: string) => void, value: string) {
+    set(value);
+    setPreview(null);
+  }
+
   function choosePolicy(id: string) {
     setPolicyId(id);
+    setPreview(null);
     const policy = policies.find((p) => String(p.id) === id);
     try {
       const plan = JSON.parse(planText) as Record<string, unknown>;
@@ -205,7 +212,7 @@ function LaunchForm({ onLaunched }: { onLaunched: (id: number) => void }) {
         </label>
         <label className="text-sm">
           Preference dataset version
-          <select className={inputClass} value={versionId} onChange={(e) => setVersionId(e.target.value)}>
+          <select className={inputClass} value={versionId} onChange={(e) => edit(setVersionId, e.target.value)}>
             <option value="">{versions.isPending ? 'loading…' : 'choose…'}</option>
             {preferenceVersions.map((v) => (
               <option key={v.id} value={v.id}>
@@ -225,7 +232,7 @@ function LaunchForm({ onLaunched }: { onLaunched: (id: number) => void }) {
         </label>
         <label className="text-sm">
           Executor
-          <select className={inputClass} value={executorId} onChange={(e) => setExecutorId(e.target.value)}>
+          <select className={inputClass} value={executorId} onChange={(e) => edit(setExecutorId, e.target.value)}>
             <option value="">{executorsList.isPending ? 'loading…' : 'choose…'}</option>
             {(executorsList.data ?? []).map((x: { id: number; name: string; kind: string }) => (
               <option key={x.id} value={x.id}>
@@ -242,7 +249,7 @@ function LaunchForm({ onLaunched }: { onLaunched: (id: number) => void }) {
       </div>
       <label className="block text-sm">
         Plan (Llama 3 defaults; each stage’s <code>config</code> holds your changes to the generated config, <code>null</code> removes a key)
-        <textarea className={`${inputClass} h-72 font-mono text-xs`} value={planText} onChange={(e) => setPlanText(e.target.value)} spellCheck={false} />
+        <textarea className={`${inputClass} h-72 font-mono text-xs`} value={planText} onChange={(e) => edit(setPlanText, e.target.value)} spellCheck={false} />
       </label>
       {error ? (
         <p role="alert" className="whitespace-pre-wrap break-words text-sm text-red-700">
@@ -322,7 +329,13 @@ function RoundDetail({ id }: { id: number }) {
         </h2>
         <span className="text-sm text-slate-600">{round.gpuHours.toFixed(2)} GPU-hours</span>
         {round.status === 'running' ? (
-          <button className={buttonClass} onClick={() => cancel.mutate({ round: id })} disabled={cancel.isPending}>
+          <button
+            className={buttonClass}
+            onClick={() => {
+              if (window.confirm(`Cancel round “${round.name}”? The active run is stopped on the executor.`)) cancel.mutate({ round: id });
+            }}
+            disabled={cancel.isPending}
+          >
             Cancel
           </button>
         ) : null}
@@ -332,7 +345,12 @@ function RoundDetail({ id }: { id: number }) {
           </button>
         ) : null}
       </div>
-      {round.error ? <p className="whitespace-pre-wrap break-words text-sm text-red-700">{round.error}</p> : null}
+      {cancel.error || retry.error ? (
+        <p role="alert" className="whitespace-pre-wrap break-words text-sm text-red-700">
+          {(cancel.error ?? retry.error)?.message}
+        </p>
+      ) : null}
+      {round.error && !round.runs.some((r) => r.stage === round.currentStage && r.error === round.error) ? <p className="whitespace-pre-wrap break-words text-sm text-red-700">{round.error}</p> : null}
       <ol className="flex flex-wrap items-center gap-1 text-sm" aria-label="Stages">
         {round.stages.map((kind, index) => {
           const run = round.runs.find((r) => r.stage === index);
