@@ -94,6 +94,8 @@ function EvalSummary({ evaluation }: { evaluation: Record<string, unknown> }) {
   );
 }
 
+const activeRunStatuses: string[] = ['pending', 'submitted', 'running'];
+
 const chartedMetrics = ['loss', 'eval_loss', 'rewards/accuracies', 'rewards/margins', 'learning_rate', 'grad_norm'];
 
 type TLaunchInput = { name: string; policyModelId: number; datasetVersionId: number; executorId: number; plan: Record<string, unknown> };
@@ -310,7 +312,12 @@ function RoundDetail({ id }: { id: number }) {
   const detail = useQuery({
     ...trpc.rounds.get.queryOptions({ round: id }),
     // Logs and metrics follow the run while it is active.
-    refetchInterval: (query) => (query.state.data?.status === 'running' ? 2000 : false),
+    // A cancelled round's run stays active until the executor has stopped it: followed until then too.
+    refetchInterval: (query) => {
+      const data = query.state.data;
+      if (!data) return false;
+      return data.status === 'running' || data.runs.some((r) => activeRunStatuses.includes(r.status)) ? 2000 : false;
+    },
   });
   const refresh = () => {
     void queryClient.invalidateQueries({ queryKey: trpc.rounds.get.queryKey({ round: id }) });
