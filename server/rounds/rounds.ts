@@ -433,6 +433,19 @@ async function readJson(store: TArtifactStore, key: string): Promise<unknown> {
   }
 }
 
+/**
+ * While training, TRL writes `trainer_state.json` only into each `checkpoint-N/` (the final one
+ * in output/ comes at the end): the newest checkpoint's copy gives live metrics.
+ */
+export async function latestCheckpointState(store: TArtifactStore, runId: number): Promise<unknown> {
+  const output = runKeys(runId).trainerState.replace(/trainer_state\.json$/, '');
+  const states = (await store.list(output).catch(() => []))
+    .map((entry) => ({ key: entry.key, step: Number(/checkpoint-(\d+)\/trainer_state\.json$/.exec(entry.key)?.[1] ?? NaN) }))
+    .filter((entry) => Number.isFinite(entry.step))
+    .sort((a, b) => b.step - a.step);
+  return states[0] ? readJson(store, states[0].key) : null;
+}
+
 function toDate(value: Date | string | null | undefined): Date | null {
   if (!value) return null;
   const date = value instanceof Date ? value : new Date(value);
@@ -485,7 +498,7 @@ export async function pollRun(
       yield logs;
     })());
   }
-  const trainerState = await readJson(store, runKeys(run.id).trainerState);
+  const trainerState = (await readJson(store, runKeys(run.id).trainerState)) ?? (await latestCheckpointState(store, run.id));
   const training: TTrainingMetrics | null = trainerState ? parseTrainerState(trainerState) : null;
 
   const now = new Date();

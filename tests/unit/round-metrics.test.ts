@@ -1,4 +1,9 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { localArtifactStore } from '@/server/artifacts/store';
+import { latestCheckpointState } from '@/server/rounds/rounds';
 import { parseTrainerState, roundGpuHours, runGpuSeconds, wilsonInterval } from '@/server/rounds/metrics';
 
 describe('trainer_state.json parsing', () => {
@@ -56,5 +61,28 @@ describe('Wilson interval', () => {
     expect(i.high).toBeCloseTo(0.6905987, 6);
     expect(wilsonInterval(0, 10).low).toBe(0);
     expect(wilsonInterval(10, 10).high).toBe(1);
+  });
+});
+
+describe('live training metrics', () => {
+  it('come from the newest checkpoint’s trainer_state.json until the final one is written', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pairwise-ckpt-'));
+    try {
+      const store = localArtifactStore(root);
+      const write = (key: string, value: unknown) =>
+        store.write(
+          key,
+          (async function* () {
+            yield JSON.stringify(value);
+          })(),
+        );
+      expect(await latestCheckpointState(store, 7)).toBeNull();
+      await write('runs/7/output/checkpoint-5/trainer_state.json', { log_history: [{ step: 5, loss: 0.9 }] });
+      await write('runs/7/output/checkpoint-10/trainer_state.json', { log_history: [{ step: 5, loss: 0.9 }, { step: 10, loss: 0.7 }] });
+      await write('runs/7/output/checkpoint-10/config.json', {});
+      expect(await latestCheckpointState(store, 7)).toEqual({ log_history: [{ step: 5, loss: 0.9 }, { step: 10, loss: 0.7 }] });
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });
