@@ -116,18 +116,28 @@ async function* streamSftVersion(
     yield* writeSftParquet(batchesOf(readSftLines(store, versionId)), { onRows: options.onRows });
     return;
   }
+  yield* inChunks(
+    (async function* () {
+      for await (const line of readSftLines(store, versionId)) yield JSON.stringify(line);
+    })(),
+    options.onRows,
+  );
+}
+
+/** Lines joined into chunks of 256 (newline-terminated), reporting rows as each chunk goes. */
+async function* inChunks(lines: AsyncIterable<string>, onRows?: (rows: number) => void): AsyncGenerator<string> {
   let chunk = '';
   let rows = 0;
-  for await (const line of readSftLines(store, versionId)) {
-    chunk += JSON.stringify(line) + '\n';
+  for await (const line of lines) {
+    chunk += line + '\n';
     rows += 1;
     if (rows % 256 === 0) {
-      options.onRows?.(256);
+      onRows?.(256);
       yield chunk;
       chunk = '';
     }
   }
-  options.onRows?.(rows % 256);
+  onRows?.(rows % 256);
   if (chunk) yield chunk;
 }
 
@@ -150,41 +160,27 @@ export function versionFileType(format: TVersionFormat): { extension: string; co
     : { extension: 'jsonl', contentType: 'application/x-ndjson; charset=utf-8' };
 }
 
-async function* canonicalBatches(store: TArtifactStore, versionId: number, split: TVersionSplit, size = 1000): AsyncGenerator<TCanonicalLine[]> {
-  let batch: TCanonicalLine[] = [];
-  for await (const line of readCanonicalLines(store, versionId, split)) {
-    batch.push(line);
-    if (batch.length >= size) {
-      yield batch;
-      batch = [];
-    }
-  }
-  if (batch.length > 0) yield batch;
+function canonicalBatches(store: TArtifactStore, versionId: number, split: TVersionSplit): AsyncGenerator<TCanonicalLine[]> {
+  return batchesOf(readCanonicalLines(store, versionId, split));
 }
 
-async function* streamVersionLines(
+function streamVersionLines(
   store: TArtifactStore,
   versionId: number,
   options: { format: Exclude<TVersionFormat, 'parquet'>; split: TVersionSplit; onRows?: (rows: number) => void },
 ): AsyncGenerator<string> {
-  let chunk = '';
-  let rows = 0;
-  let lastJudgment: number | null = null;
-  for await (const line of readCanonicalLines(store, versionId, options.split)) {
-    if (options.format === 'sft') {
-      if (line.metadata.judgment_id === lastJudgment || !isBestPair(line.metadata.relation)) continue;
-      lastJudgment = line.metadata.judgment_id;
-      chunk += JSON.stringify({ messages: [...line.prompt, ...line.chosen] }) + '\n';
-    } else {
-      chunk += JSON.stringify(formatPreferencePair(line, options.format as TPreferenceFormat)) + '\n';
-    }
-    rows += 1;
-    if (rows % 256 === 0) {
-      options.onRows?.(256);
-      yield chunk;
-      chunk = '';
-    }
-  }
-  options.onRows?.(rows % 256);
-  if (chunk) yield chunk;
+  return inChunks(
+    (async function* () {
+      let lastJudgment: number | null = null;
+      for await (const line of readCanonicalLines(store, versionId, options.split)) {
+        if (options.format !== 'sft') {
+          yield JSON.stringify(formatPreferencePair(line, options.format as TPreferenceFormat));
+        } else if (line.metadata.judgment_id !== lastJudgment && isBestPair(line.metadata.relation)) {
+          lastJudgment = line.metadata.judgment_id;
+          yield JSON.stringify({ messages: [...line.prompt, ...line.chosen] });
+        }
+      }
+    })(),
+    options.onRows,
+  );
 }
