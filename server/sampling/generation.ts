@@ -5,20 +5,20 @@ import { canonicalMessagesJson, sha256 } from '../imports/records';
 import { createRng } from '../ml/random';
 import { chatSamples, effectiveSampling, type TChatModel, type TChatSample } from './chat-client';
 import { createLimiter } from './http';
-import { promptFeed, resolvePromptIds, RunSpecError, type TSourcePrompt } from './prompt-source';
+import { promptFeed, RunSpecError, type TSourcePrompt } from './prompt-source';
 import {
   addCounts,
   chatModelOf,
-  finishedPromptIds,
   loadModel,
   parseRunSpec,
+  pendingPrompts,
   requestPolicy,
   settleRun,
   type TModelRow,
   type TRequestCounts,
   type TRunOptions,
 } from './run-common';
-import { claimRun, forEachPrompt, linkedController, owned, promptWorkers, readRun, RunCancelled, startProgress, type TProgress, type TRunRow } from './run-state';
+import { claimRun, forEachPrompt, linkedController, owned, promptWorkers, readRun, RunCancelled, type TProgress, type TRunRow } from './run-state';
 import { ZGenerationSpec, type TGenerationSpec } from './schemas';
 
 /** What generation keeps per prompt in run_items.result. */
@@ -166,17 +166,9 @@ export async function runGeneration(handle: TDbHandle, runId: number, options: T
     const seed = spec.seed ?? run.id;
     metrics = { ...metrics, pairing: spec.pairing, seed, models: models.map((m) => m.name), project: target.slug };
 
-    const ids = await resolvePromptIds(handle.sql, spec.prompts);
-    if (ids.length === 0) throw new RunSpecError('the prompt selection is empty');
-    const finished = await finishedPromptIds(handle, run.id);
-    const pending = ids.filter((id) => !finished.has(id));
-    const done = ids.length - pending.length;
-    await handle.db
-      .update(runs)
-      .set({ progressTotal: ids.length, progressDone: done })
-      .where(owned(run));
-
-    progress = startProgress(handle.db, run, done, (reason) => controller.abort(reason));
+    const work = await pendingPrompts(handle, run, spec.prompts, (reason: Error) => controller.abort(reason));
+    const { pending, total } = work;
+    progress = work.progress;
     const hooks = {
       limiter: createLimiter(spec.concurrency),
       signal: controller.signal,
@@ -210,10 +202,10 @@ export async function runGeneration(handle: TDbHandle, runId: number, options: T
       select coalesce(sum(jsonb_array_length(result -> 'comparisons')), 0)::int as comparisons,
         coalesce(sum((result ->> 'existing')::int), 0)::int as existing
       from run_items where run_id = ${run.id}`;
-    const final = { ...addCounts(metrics, counts, Date.now() - started), prompts: ids.length, comparisons: totals!.comparisons, existingComparisons: totals!.existing };
+    const final = { ...addCounts(metrics, counts, Date.now() - started), prompts: total, comparisons: totals!.comparisons, existingComparisons: totals!.existing };
     const [succeeded] = await handle.db
       .update(runs)
-      .set({ status: 'succeeded', finishedAt: dsql`now()`, heartbeatAt: dsql`now()`, progressDone: ids.length, metrics: final, error: null })
+      .set({ status: 'succeeded', finishedAt: dsql`now()`, heartbeatAt: dsql`now()`, progressDone: total, metrics: final, error: null })
       .where(and(owned(run), eq(runs.cancelRequested, false)))
       .returning();
     if (succeeded) return succeeded;

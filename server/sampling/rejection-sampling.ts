@@ -1,16 +1,16 @@
 import type { TDbHandle } from '@/db/client';
-import { runs, type TMessage } from '@/db/schema';
+import type { TMessage } from '@/db/schema';
 import type { TArtifactStore } from '../artifacts/store';
 import { chatSamples, effectiveSampling, type TChatModel, type TChatSample } from './chat-client';
 import { createLimiter, type TRequestHooks, type TRequestPolicy } from './http';
-import { promptFeed, resolvePromptIds, RunSpecError, type TSourcePrompt } from './prompt-source';
+import { promptFeed, type TSourcePrompt } from './prompt-source';
 import { scoreResponses, type TRewardModel } from './reward-client';
 import {
   addCounts,
   chatModelOf,
-  finishedPromptIds,
   loadModel,
   parseRunSpec,
+  pendingPrompts,
   requestPolicy,
   rewardModelOf,
   settleRun,
@@ -18,7 +18,7 @@ import {
   type TRequestCounts,
   type TRunOptions,
 } from './run-common';
-import { claimRun, forEachPrompt, linkedController, owned, promptWorkers, startProgress, type TProgress, type TRunRow } from './run-state';
+import { claimRun, forEachPrompt, linkedController, promptWorkers, type TProgress, type TRunRow } from './run-state';
 import { ZRejectionSamplingSpec, type TRejectionSamplingSpec } from './schemas';
 import { finishWithSftVersion, type TModelLineage, type TRejectionItem } from './sft-version';
 
@@ -122,17 +122,9 @@ export async function runRejectionSampling(handle: TDbHandle, store: TArtifactSt
     const reward = rewardModelOf(rewardRow);
     metrics = { ...metrics, k: spec.k, sampling: effectiveSampling(policy.sampling, spec.sampling), policyModel: policyRow.name, rewardModel: rewardRow.name };
 
-    const ids = await resolvePromptIds(handle.sql, spec.prompts);
-    if (ids.length === 0) throw new RunSpecError('the prompt selection is empty');
-    const finished = await finishedPromptIds(handle, run.id);
-    const pending = ids.filter((id) => !finished.has(id));
-    const done = ids.length - pending.length;
-    await handle.db
-      .update(runs)
-      .set({ progressTotal: ids.length, progressDone: done })
-      .where(owned(run));
-
-    progress = startProgress(handle.db, run, done, (reason) => controller.abort(reason));
+    const work = await pendingPrompts(handle, run, spec.prompts, (reason: Error) => controller.abort(reason));
+    const { pending } = work;
+    progress = work.progress;
     const hooks = { limiter: createLimiter(spec.concurrency), signal: controller.signal, policy: requestPolicy(spec, options) };
     const record = async (prompt: TSourcePrompt) => {
       let item: TRejectionItem;

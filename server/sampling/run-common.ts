@@ -1,13 +1,14 @@
 import { eq } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { TDbHandle, TRootDb } from '@/db/client';
-import { models } from '@/db/schema';
+import { models, runs } from '@/db/schema';
 import { issuePath } from '../validation';
 import type { TChatModel } from './chat-client';
 import type { TRequestPolicy } from './http';
-import { RunSpecError } from './prompt-source';
+import { resolvePromptIds, RunSpecError } from './prompt-source';
 import type { TRewardModel } from './reward-client';
-import { endRun, readRun, RunCancelled, RunLost, type TRunRow } from './run-state';
+import { endRun, owned, readRun, RunCancelled, RunLost, startProgress, type TProgress, type TRunRow } from './run-state';
+import type { TPromptSelection } from './schemas';
 
 export type TModelRow = typeof models.$inferSelect;
 
@@ -60,6 +61,26 @@ export function requestPolicy(spec: { maxRetries: number; requestTimeoutMs: numb
 export async function finishedPromptIds(handle: TDbHandle, runId: number): Promise<Set<number>> {
   const rows = await handle.sql<{ id: string }[]>`select prompt_id as id from run_items where run_id = ${runId}`;
   return new Set(rows.map((r) => Number(r.id)));
+}
+
+/**
+ * The prompts a (resumed) run still has to do: its selection less the prompts with run items,
+ * with the run's progress set to match and its progress reporter started (which calls `onStop`
+ * when the run is cancelled or lost to another worker).
+ */
+export async function pendingPrompts(
+  handle: TDbHandle,
+  run: TRunRow,
+  selection: TPromptSelection,
+  onStop: (reason: Error) => void,
+): Promise<{ pending: number[]; total: number; progress: TProgress }> {
+  const ids = await resolvePromptIds(handle.sql, selection);
+  if (ids.length === 0) throw new RunSpecError('the prompt selection is empty');
+  const finished = await finishedPromptIds(handle, run.id);
+  const pending = ids.filter((id) => !finished.has(id));
+  const done = ids.length - pending.length;
+  await handle.db.update(runs).set({ progressTotal: ids.length, progressDone: done }).where(owned(run));
+  return { pending, total: ids.length, progress: startProgress(handle.db, run, done, onStop) };
 }
 
 /** Request counters of one attempt, added to the run's metrics across attempts. */
