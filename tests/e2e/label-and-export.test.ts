@@ -86,7 +86,8 @@ describe('label in the browser, export as an admin', () => {
     await page.goto(`${appUrl}/admin/projects/${slug}`);
     await page.getByRole('button', { name: 'Export TRL preference JSONL' }).click();
     const download = page.getByRole('link', { name: 'Download' }).first();
-    await download.waitFor({ timeout: 30_000 });
+    // The worker writes the file: on a loaded two-core machine (web app, worker, browser, PostgreSQL) that has taken over 30 s.
+    await download.waitFor({ timeout: 90_000 });
     await page.screenshot({ path: artifact('admin-project.png'), fullPage: true });
     const response = await page.request.get(`${appUrl}${await download.getAttribute('href')}`);
     expect(response.status()).toBe(200);
