@@ -13,12 +13,11 @@ import {
   parseRunSpec,
   pendingPrompts,
   requestPolicy,
-  settleRun,
+  withClaimedRun,
   type TModelRow,
-  type TRequestCounts,
   type TRunOptions,
 } from './run-common';
-import { claimRun, forEachPrompt, linkedController, owned, promptWorkers, readRun, RunCancelled, type TProgress, type TRunRow } from './run-state';
+import { forEachPrompt, owned, promptWorkers, readRun, RunCancelled, type TRunRow } from './run-state';
 import { ZGenerationSpec, type TGenerationSpec } from './schemas';
 
 /** What generation keeps per prompt in run_items.result. */
@@ -145,15 +144,7 @@ async function writePrompt(
  * rejection sampling.
  */
 export async function runGeneration(handle: TDbHandle, runId: number, options: TRunOptions = {}): Promise<TRunRow | null> {
-  const claim = await claimRun(handle.db, runId, 'generate');
-  if (!claim?.claimed) return claim?.run ?? null;
-  const run = claim.run;
-  const started = Date.now();
-  const counts: TRequestCounts = { chat: 0, reward: 0, retries: 0 };
-  const { controller, unlink } = linkedController(options.signal);
-  let progress: TProgress | null = null;
-  let metrics: Record<string, unknown> = run.metrics;
-  try {
+  return withClaimedRun(handle, runId, 'generate', options, async ({ run, controller, counts, started, state }) => {
     const spec = parseRunSpec(ZGenerationSpec, run.spec);
     const models: TModelRow[] = [];
     for (const [i, id] of spec.policyModelIds.entries()) models.push(await loadModel(handle.db, id, `policyModelIds[${i}]`, { kind: 'policy', serving: ['openai'] }));
@@ -164,11 +155,11 @@ export async function runGeneration(handle: TDbHandle, runId: number, options: T
     if (!project) throw new RunSpecError(`projectSlug: no project with slug ${spec.projectSlug}`);
     const target: TTarget = { id: Number(project.id), slug: project.slug, judgmentsRequired: project.judgments_required };
     const seed = spec.seed ?? run.id;
-    metrics = { ...metrics, pairing: spec.pairing, seed, models: models.map((m) => m.name), project: target.slug };
+    state.metrics = { ...state.metrics, pairing: spec.pairing, seed, models: models.map((m) => m.name), project: target.slug };
 
     const work = await pendingPrompts(handle, run, spec.prompts, (reason: Error) => controller.abort(reason));
     const { pending, total } = work;
-    progress = work.progress;
+    const progress = (state.progress = work.progress);
     const hooks = {
       limiter: createLimiter(spec.concurrency),
       signal: controller.signal,
@@ -193,7 +184,7 @@ export async function runGeneration(handle: TDbHandle, runId: number, options: T
       }
       controller.signal.throwIfAborted();
       await writePrompt(handle, { run, target, prompt, models, sampling, pairs, answers });
-      progress!.advance();
+      progress.advance();
     };
     await forEachPrompt(promptFeed(handle.sql, pending), promptWorkers(spec.concurrency, pending.length), controller, record);
     await progress.stop();
@@ -202,7 +193,7 @@ export async function runGeneration(handle: TDbHandle, runId: number, options: T
       select coalesce(sum(jsonb_array_length(result -> 'comparisons')), 0)::int as comparisons,
         coalesce(sum((result ->> 'existing')::int), 0)::int as existing
       from run_items where run_id = ${run.id}`;
-    const final = { ...addCounts(metrics, counts, Date.now() - started), prompts: total, comparisons: totals!.comparisons, existingComparisons: totals!.existing };
+    const final = { ...addCounts(state.metrics, counts, Date.now() - started), prompts: total, comparisons: totals!.comparisons, existingComparisons: totals!.existing };
     const [succeeded] = await handle.db
       .update(runs)
       .set({ status: 'succeeded', finishedAt: dsql`now()`, heartbeatAt: dsql`now()`, progressDone: total, metrics: final, error: null })
@@ -213,11 +204,5 @@ export async function runGeneration(handle: TDbHandle, runId: number, options: T
     // A cancel that arrived after the last progress check wins.
     if (now?.cancelRequested && now.status === 'running' && now.externalId === run.externalId) throw new RunCancelled();
     return now;
-  } catch (error) {
-    await progress?.stop();
-    const reason = controller.signal.aborted ? controller.signal.reason : error;
-    return settleRun(handle, run, reason, Boolean(options.signal?.aborted), { metrics: addCounts(metrics, counts, Date.now() - started), progressDone: progress?.done });
-  } finally {
-    unlink();
-  }
+  });
 }

@@ -13,12 +13,12 @@ import {
   pendingPrompts,
   requestPolicy,
   rewardModelOf,
-  settleRun,
+  withClaimedRun,
   type TModelRow,
   type TRequestCounts,
   type TRunOptions,
 } from './run-common';
-import { claimRun, forEachPrompt, linkedController, promptWorkers, type TProgress, type TRunRow } from './run-state';
+import { forEachPrompt, promptWorkers, type TRunRow } from './run-state';
 import { ZRejectionSamplingSpec, type TRejectionSamplingSpec } from './schemas';
 import { finishWithSftVersion, type TModelLineage, type TRejectionItem } from './sft-version';
 
@@ -106,25 +106,17 @@ function lineageOf(row: TModelRow): TModelLineage {
  * cancelled or is held by a live worker is returned untouched.
  */
 export async function runRejectionSampling(handle: TDbHandle, store: TArtifactStore, runId: number, options: TRunOptions = {}): Promise<TRunRow | null> {
-  const claim = await claimRun(handle.db, runId, 'rejection-sampling');
-  if (!claim?.claimed) return claim?.run ?? null;
-  const run = claim.run;
-  const started = Date.now();
-  const counts: TRequestCounts = { chat: 0, reward: 0, retries: 0 };
-  const { controller, unlink } = linkedController(options.signal);
-  let progress: TProgress | null = null;
-  let metrics: Record<string, unknown> = run.metrics;
-  try {
+  return withClaimedRun(handle, runId, 'rejection-sampling', options, async ({ run, controller, counts, started, state }) => {
     const spec = parseRunSpec(ZRejectionSamplingSpec, run.spec);
     const policyRow = await loadModel(handle.db, spec.policyModelId, 'policyModelId', { kind: 'policy', serving: ['openai'] });
     const rewardRow = await loadModel(handle.db, spec.rewardModelId, 'rewardModelId', { kind: 'reward', serving: ['vllm-classify', 'onnx-local'] });
     const policy = chatModelOf(policyRow);
     const reward = rewardModelOf(rewardRow);
-    metrics = { ...metrics, k: spec.k, sampling: effectiveSampling(policy.sampling, spec.sampling), policyModel: policyRow.name, rewardModel: rewardRow.name };
+    state.metrics = { ...state.metrics, k: spec.k, sampling: effectiveSampling(policy.sampling, spec.sampling), policyModel: policyRow.name, rewardModel: rewardRow.name };
 
     const work = await pendingPrompts(handle, run, spec.prompts, (reason: Error) => controller.abort(reason));
     const { pending } = work;
-    progress = work.progress;
+    const progress = (state.progress = work.progress);
     const hooks = { limiter: createLimiter(spec.concurrency), signal: controller.signal, policy: requestPolicy(spec, options) };
     const record = async (prompt: TSourcePrompt) => {
       let item: TRejectionItem;
@@ -136,17 +128,11 @@ export async function runRejectionSampling(handle: TDbHandle, store: TArtifactSt
       }
       await handle.sql`insert into run_items (run_id, prompt_id, result)
         values (${run.id}, ${prompt.id}, ${JSON.stringify(item)}::jsonb) on conflict (run_id, prompt_id) do nothing`;
-      progress!.advance();
+      progress.advance();
     };
     await forEachPrompt(promptFeed(handle.sql, pending), promptWorkers(spec.concurrency, pending.length), controller, record);
     await progress.stop();
-    const final = addCounts(metrics, counts, Date.now() - started);
+    const final = addCounts(state.metrics, counts, Date.now() - started);
     return await finishWithSftVersion(handle, store, run, { spec, policy: lineageOf(policyRow), reward: lineageOf(rewardRow), metrics: final });
-  } catch (error) {
-    await progress?.stop();
-    const reason = controller.signal.aborted ? controller.signal.reason : error;
-    return settleRun(handle, run, reason, Boolean(options.signal?.aborted), { metrics: addCounts(metrics, counts, Date.now() - started), progressDone: progress?.done });
-  } finally {
-    unlink();
-  }
+  });
 }

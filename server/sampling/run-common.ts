@@ -7,7 +7,7 @@ import type { TChatModel } from './chat-client';
 import type { TRequestPolicy } from './http';
 import { resolvePromptIds, RunSpecError } from './prompt-source';
 import type { TRewardModel } from './reward-client';
-import { endRun, owned, readRun, RunCancelled, RunLost, startProgress, type TProgress, type TRunRow } from './run-state';
+import { claimRun, endRun, linkedController, owned, readRun, RunCancelled, RunLost, startProgress, type TProgress, type TRunRow, type TWorkerRunKind } from './run-state';
 import type { TPromptSelection } from './schemas';
 
 export type TModelRow = typeof models.$inferSelect;
@@ -128,4 +128,43 @@ export async function settleRun(
       where id = ${row.outputVersionId} and status = 'running'`;
   }
   return row ?? readRun(handle.db, run.id);
+}
+
+/** What the body of a claimed run works with; `state` is what a failure settles the run with. */
+export interface TClaimedRun {
+  run: TRunRow;
+  controller: AbortController;
+  counts: TRequestCounts;
+  started: number;
+  state: { progress: TProgress | null; metrics: Record<string, unknown> };
+}
+
+/**
+ * The frame of every worker-side run: claim it (a run held by a live worker, or already ended,
+ * is returned untouched), run `body`, and on any failure stop the progress reporter and settle
+ * the run: cancelled, pending again (interrupted by `options.signal`, resumable) or failed.
+ */
+export async function withClaimedRun(
+  handle: TDbHandle,
+  runId: number,
+  kind: TWorkerRunKind,
+  options: TRunOptions,
+  body: (claimed: TClaimedRun) => Promise<TRunRow | null>,
+): Promise<TRunRow | null> {
+  const claim = await claimRun(handle.db, runId, kind);
+  if (!claim?.claimed) return claim?.run ?? null;
+  const run = claim.run;
+  const started = Date.now();
+  const counts: TRequestCounts = { chat: 0, reward: 0, retries: 0 };
+  const { controller, unlink } = linkedController(options.signal);
+  const state: TClaimedRun['state'] = { progress: null, metrics: run.metrics };
+  try {
+    return await body({ run, controller, counts, started, state });
+  } catch (error) {
+    await state.progress?.stop();
+    const reason = controller.signal.aborted ? controller.signal.reason : error;
+    return settleRun(handle, run, reason, Boolean(options.signal?.aborted), { metrics: addCounts(state.metrics, counts, Date.now() - started), progressDone: state.progress?.done });
+  } finally {
+    unlink();
+  }
 }
