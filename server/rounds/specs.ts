@@ -46,6 +46,18 @@ export function runKeys(runId: number | string) {
   };
 }
 
+/** Schedule, precision, logging and checkpointing: the same for every TRL trainer of a round. */
+const trainerSchedule = {
+  lr_scheduler_type: 'cosine',
+  warmup_ratio: 0.03,
+  bf16: true,
+  gradient_checkpointing: true,
+  logging_steps: 10,
+  save_strategy: 'steps',
+  save_steps: 500,
+  report_to: 'none',
+} as const;
+
 /**
  * Defaults follow Llama 3 (section 4.1) where the paper gives a value, and TRL's documented
  * defaults elsewhere. Batch sizes are per device; the effective batch is
@@ -59,14 +71,7 @@ export const trainingDefaults = {
     per_device_train_batch_size: 8,
     gradient_accumulation_steps: 4,
     max_length: 4096,
-    lr_scheduler_type: 'cosine',
-    warmup_ratio: 0.03,
-    bf16: true,
-    gradient_checkpointing: true,
-    logging_steps: 10,
-    save_strategy: 'steps',
-    save_steps: 500,
-    report_to: 'none',
+    ...trainerSchedule,
   },
   sft: {
     // Llama 3: "learning rate of 1e-5"; 8.5K-9K steps at 405B scale, so an epoch count is the portable choice.
@@ -77,14 +82,7 @@ export const trainingDefaults = {
     max_length: 8192,
     // Only the assistant turns are learned, as in Llama 3's SFT (prompt tokens are masked).
     assistant_only_loss: true,
-    lr_scheduler_type: 'cosine',
-    warmup_ratio: 0.03,
-    bf16: true,
-    gradient_checkpointing: true,
-    logging_steps: 10,
-    save_strategy: 'steps',
-    save_steps: 500,
-    report_to: 'none',
+    ...trainerSchedule,
   },
   dpo: {
     // Llama 3: lr 1e-5, beta 0.1, an NLL term on the chosen sequence with coefficient 0.2.
@@ -97,14 +95,7 @@ export const trainingDefaults = {
     per_device_train_batch_size: 8,
     gradient_accumulation_steps: 4,
     max_length: 8192,
-    lr_scheduler_type: 'cosine',
-    warmup_ratio: 0.03,
-    bf16: true,
-    gradient_checkpointing: true,
-    logging_steps: 10,
-    save_strategy: 'steps',
-    save_steps: 500,
-    report_to: 'none',
+    ...trainerSchedule,
   },
   merge: { merge_method: 'linear', dtype: 'bfloat16' },
 } as const;
