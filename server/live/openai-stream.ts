@@ -1,6 +1,6 @@
 import type { TMessage, TSampling } from '@/db/schema';
 import { readSseEvents } from './sse';
-import { errorMessageOf, isRetryableStatus, redactKey, samplingFields, wireMessages } from '../models/endpoint-protocol';
+import { errorMessageOf, isRetryableStatus, redactKey, samplingFields, storableText, wireMessages } from '../models/endpoint-protocol';
 
 /** What it takes to call one OpenAI-compatible chat completions endpoint. */
 export interface TChatEndpoint {
@@ -106,7 +106,7 @@ export async function* streamChatCompletion(
       const json = (await response.json().catch(() => null)) as { choices?: { message?: { content?: unknown } }[] } | null;
       const content = json?.choices?.[0]?.message?.content;
       if (typeof content !== 'string') throw new ModelEndpointError('The model endpoint sent an answer in an unknown format.', { retryable: true });
-      if (content) yield content;
+      if (content) yield storableText(content);
       return;
     }
 
@@ -128,7 +128,7 @@ export async function* streamChatCompletion(
       }
       const choice = chunk.choices?.[0];
       const content = choice?.delta?.content;
-      if (typeof content === 'string' && content) yield content;
+      if (typeof content === 'string' && content) yield storableText(content);
       if (choice?.finish_reason) complete = true;
     }
     if (!complete) throw new ModelEndpointError('The model endpoint closed the stream before the answer was complete.', { retryable: true });

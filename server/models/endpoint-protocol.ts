@@ -52,3 +52,11 @@ export function errorMessageOf(body: string, fallback: string | undefined): stri
   }
   return body.trim().slice(0, 500) || fallback || 'no error message';
 }
+
+/**
+ * Model output as PostgreSQL can store it: text and jsonb refuse U+0000, which a model's
+ * byte-level tokenizer can emit. The character carries nothing a reader sees.
+ */
+export function storableText(text: string): string {
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '') : text;
+}

@@ -112,9 +112,10 @@ export function registerRoundCommands(program: Command): void {
     .command('retry')
     .description('run a failed or cancelled round’s current stage again (next attempt of the same run)')
     .argument('<id>', 'round id', roundId)
-    .action(async (id: number) => {
+    .option('--override-gate <reason>', 'register the new policy although evaluation did not pass the gate; the reason is recorded')
+    .action(async (id: number, opts: { overrideGate?: string }) => {
       await withDatabase(async (handle, url) => {
-        const r = await withAdminQueue(url, (boss) => retryStage(handle, boss, id));
+        const r = await withAdminQueue(url, (boss) => retryStage(handle, boss, id, { gateOverrideReason: opts.overrideGate }));
         console.log(`round ${r.id} ${r.status}, stage ${r.currentStage + 1}`);
       });
     });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ZSampling } from '../models/schemas';
-import { trainingDefaults } from './specs';
+import { distributedStrategies } from './distributed';
+import { trainingDefaults } from './trainer-defaults';
 
 /** The stages of a round, in the order they run. Merge is optional; the others always run. */
 export const stageKinds = ['reward', 'rejection-sampling', 'sft', 'dpo', 'merge', 'eval', 'register'] as const;
@@ -29,6 +30,8 @@ export const ZServingEndpoint = z.object({
 });
 export type TServingEndpoint = z.infer<typeof ZServingEndpoint>;
 
+const ZSamplingMode = z.enum(['host', 'endpoint']).default('host');
+
 const ZMergeSource = z.union([z.enum(['dpo', 'sft', 'policy']), z.string().trim().regex(/^(s3|file|gs|hf):\/\/|^[\w.-]+\/[\w.-]+$/, 'must be dpo, sft, policy, a URI or a hub id')]);
 
 /**
@@ -43,19 +46,26 @@ export const ZRoundPlan = z.object({
     .object({
       gpus: ZGpus.default(8),
       config: ZConfigOverrides,
-      /** Where the trained reward model will answer /classify (vLLM --runner pooling): rejection sampling and evaluation score through it. */
+      /**
+       * Where the trained reward model will answer /classify (vLLM --runner pooling): needed only
+       * when rejection sampling or evaluation runs in `endpoint` mode; host mode scores on the GPU host.
+       */
       serving: ZServingEndpoint.extend({ kind: z.literal('vllm-classify').default('vllm-classify') }).optional(),
     })
     .default({ gpus: 8, config: {} }),
   rejectionSampling: z
     .object({
+      /** host: a batch job on the executor over the checkpoints (no server needed); endpoint: the worker calls served models. */
+      mode: ZSamplingMode,
       /** Llama 3: "typically between 10 and 30" samples per prompt. */
       k: z.number().int().min(1).max(100).default(10),
       systemPrompts: z.array(z.string().max(10_000)).max(50).optional(),
       sampling: ZSampling.optional(),
       concurrency: z.number().int().min(1).max(256).default(8),
+      /** GPUs of the host job (vLLM tensor parallelism). */
+      gpus: ZGpus.default(1),
     })
-    .default({ k: 10, concurrency: 8 }),
+    .default({ mode: 'host', k: 10, concurrency: 8, gpus: 1 }),
   sft: z.object({ gpus: ZGpus.default(8), config: ZConfigOverrides }).default({ gpus: 8, config: {} }),
   dpo: z.object({ gpus: ZGpus.default(8), config: ZConfigOverrides }).default({ gpus: 8, config: {} }),
   merge: z
@@ -76,6 +86,8 @@ export const ZRoundPlan = z.object({
     .default({ enabled: false, gpus: 0, config: {}, models: [{ source: 'dpo', weight: 0.5 }, { source: 'sft', weight: 0.5 }] }),
   eval: z
     .object({
+      mode: ZSamplingMode,
+      gpus: ZGpus.default(1),
       /** Held-out prompts (the preference version's test split) compared by the reward model. */
       maxPrompts: z.number().int().min(1).max(10_000).default(200),
       sampling: ZSampling.optional(),
@@ -83,13 +95,39 @@ export const ZRoundPlan = z.object({
       humanProject: z.string().trim().min(1).optional(),
       humanComparisons: z.number().int().min(0).max(10_000).default(100),
     })
-    .default({ maxPrompts: 200, humanComparisons: 100 }),
+    .default({ mode: 'host', gpus: 1, maxPrompts: 200, humanComparisons: 100 }),
   register: z.object({
     /** The registry name of the new policy. */
     name: z.string().trim().min(1, 'must not be empty').max(100),
-    /** Where the new policy is served: evaluation samples from it, and live generation can use it. */
+    /** Where the new policy is served: endpoint-mode evaluation samples from it, and live generation can use it. */
     serving: ZServingEndpoint.optional(),
+    /**
+     * The gate: the new policy is registered only when evaluation found it better than the one
+     * the round started from (the lower bound of the 95% interval of its win rate above 0.5). An
+     * admin can register anyway by giving a reason, which is recorded with the model.
+     */
+    gate: z
+      .object({
+        minWinRateLow: z.number().min(0).max(1).default(0.5),
+        overrideReason: z.string().trim().min(1).max(2000).optional(),
+      })
+      .default({ minWinRateLow: 0.5 }),
   }),
+  /**
+   * Chat-format settings for the trainers. The pad token defaults to Llama 3's
+   * <|finetune_right_pad_id|> for Llama 3 base models (TRL otherwise pads with eos, which moves
+   * the reward model's score off the final <|eot_id|> that vLLM's /classify reads); null keeps TRL's default.
+   */
+  padToken: z.string().trim().min(1).max(200).nullable().optional(),
+  /** How each training stage spreads over GPUs and nodes: see server/rounds/distributed.ts. */
+  distributed: z
+    .object({
+      strategy: z.enum(distributedStrategies).default('auto'),
+      nodes: z.number().int().min(1).max(512).default(1),
+      /** Parameters in billions; default: read from the base model's name (8B, 70B, 405B). */
+      modelParamsB: z.number().positive().max(10_000).optional(),
+    })
+    .default({ strategy: 'auto', nodes: 1 }),
 });
 export type TRoundPlanInput = z.input<typeof ZRoundPlan>;
 export type TRoundPlan = z.output<typeof ZRoundPlan>;
@@ -99,18 +137,29 @@ export function planStages(plan: TRoundPlan): TStageKind[] {
   return stageKinds.filter((kind) => kind !== 'merge' || plan.merge.enabled);
 }
 
-/** Where the stage's GPU count comes from; worker-side stages use none. */
+/** Stages that run on an executor (GPU hosts) under this plan; the others run in the worker. */
+export function runsOnExecutor(plan: TRoundPlan, kind: TStageKind): boolean {
+  if (kind === 'rejection-sampling') return plan.rejectionSampling.mode === 'host';
+  if (kind === 'eval') return plan.eval.mode === 'host';
+  return kind === 'reward' || kind === 'sft' || kind === 'dpo' || kind === 'merge';
+}
+
+/** GPUs per node of the stage's executor job; worker-side stages use none. */
 export function stageGpus(plan: TRoundPlan, kind: TStageKind): number {
+  if (!runsOnExecutor(plan, kind)) return 0;
   if (kind === 'reward') return plan.reward.gpus;
   if (kind === 'sft') return plan.sft.gpus;
   if (kind === 'dpo') return plan.dpo.gpus;
   if (kind === 'merge') return plan.merge.gpus;
+  if (kind === 'rejection-sampling') return plan.rejectionSampling.gpus;
+  if (kind === 'eval') return plan.eval.gpus;
   return 0;
 }
 
-/** Stages that run on an executor (GPU hosts); the others run in the worker. */
-export function runsOnExecutor(kind: TStageKind): kind is 'reward' | 'sft' | 'dpo' | 'merge' {
-  return kind === 'reward' || kind === 'sft' || kind === 'dpo' || kind === 'merge';
+/** Llama 3 checkpoints pad with <|finetune_right_pad_id|>; other families keep TRL's default. */
+export function padTokenFor(plan: Pick<TRoundPlan, 'padToken' | 'baseModel'>): string | null {
+  if (plan.padToken !== undefined) return plan.padToken;
+  return /llama[-_ ]?3/i.test(plan.baseModel) ? '<|finetune_right_pad_id|>' : null;
 }
 
 /** The Llama 3 defaults, for forms: what each training stage's config starts from. */

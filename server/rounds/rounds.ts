@@ -11,8 +11,10 @@ import { inTransaction, jobs } from '../jobs/queue';
 import { parseInput } from '../validation';
 import type { TRoundExecutor } from './executor';
 import { parseTrainerState, roundGpuHours, runGpuSeconds, type TTrainingMetrics } from './metrics';
-import { planStages, runsOnExecutor, stageGpus, ZRoundPlan, type TRoundPlan, type TRoundPlanInput, type TStageKind } from './plan';
-import { materializeRunInputs, mergeRunSpec, runKeys, trlRunSpec, withConfig, type TRunSpec } from './specs';
+import { padTokenFor, planStages, runsOnExecutor, stageGpus, ZRoundPlan, type TRoundPlan, type TRoundPlanInput, type TStageKind } from './plan';
+import { finishHostRejectionSampling, readHeldOutAccuracy, readHostProgress, summarizeHostEval } from './host-results';
+import { runInputWriters } from './run-inputs';
+import { materializeRunInputs, mergeRunSpec, runKeys, sampleRunSpec, trlRunSpec, withConfig, type TRunSpec } from './specs';
 
 export type TRoundRow = typeof rounds.$inferSelect;
 export type TRunRow = typeof runs.$inferSelect;
@@ -70,9 +72,13 @@ export function buildStageSpec(store: Pick<TArtifactStore, 'uri'>, context: TSta
   const indexOf = (k: TStageKind) => stages.indexOf(k);
   const policyWeights = context.policy?.artifactUri ?? context.policy?.baseModel ?? plan.baseModel;
   const versionId = round.datasetVersionId ?? 0;
+  const trainer = { baseModel: plan.baseModel, distributed: plan.distributed, padToken: padTokenFor(plan) };
+  const candidate = plan.merge.enabled ? previous.merge : previous.dpo;
+  const candidateUri = outputUriOf(store, candidate, indexOf(plan.merge.enabled ? 'merge' : 'dpo'));
+  const rewardUri = outputUriOf(store, previous.reward, indexOf('reward'));
   switch (kind) {
     case 'reward':
-      return { runner: 'executor', ...trlRunSpec(store, { kind: 'reward', runRef, modelNameOrPath: plan.baseModel, versionId, versionKind: 'preference', gpus: plan.reward.gpus, overrides: plan.reward.config }) };
+      return { runner: 'executor', ...trlRunSpec(store, { kind: 'reward', runRef, modelNameOrPath: plan.baseModel, versionId, versionKind: 'preference', gpus: plan.reward.gpus, overrides: plan.reward.config, ...trainer }) };
     case 'sft': {
       const sampled = previous['rejection-sampling'];
       // Before rejection sampling has run (a preview), the chosen responses of the preference version stand in.
@@ -87,13 +93,14 @@ export function buildStageSpec(store: Pick<TArtifactStore, 'uri'>, context: TSta
           versionKind: sftVersion ? 'sft' : 'preference',
           gpus: plan.sft.gpus,
           overrides: plan.sft.config,
+          ...trainer,
         }),
       };
     }
     case 'dpo':
       return {
         runner: 'executor',
-        ...trlRunSpec(store, { kind: 'dpo', runRef, modelNameOrPath: outputUriOf(store, previous.sft, indexOf('sft')), versionId, versionKind: 'preference', gpus: plan.dpo.gpus, overrides: plan.dpo.config }),
+        ...trlRunSpec(store, { kind: 'dpo', runRef, modelNameOrPath: outputUriOf(store, previous.sft, indexOf('sft')), versionId, versionKind: 'preference', gpus: plan.dpo.gpus, overrides: plan.dpo.config, ...trainer }),
       };
     case 'merge': {
       const resolve = (source: string) => {
@@ -108,6 +115,14 @@ export function buildStageSpec(store: Pick<TArtifactStore, 'uri'>, context: TSta
       };
     }
     case 'rejection-sampling':
+      if (runsOnExecutor(plan, kind)) {
+        const { k, systemPrompts, sampling, gpus } = plan.rejectionSampling;
+        return {
+          runner: 'executor',
+          // Train-split prompts only: the test split is evaluation's, and must never reach SFT.
+          ...sampleRunSpec(store, { kind, runRef, models: [{ name: 'policy', uri: policyWeights }], rewardModelUri: rewardUri, versionId, split: 'train', k, systemPrompts, sampling, gpus }),
+        };
+      }
       return {
         runner: 'worker',
         kind,
@@ -115,7 +130,7 @@ export function buildStageSpec(store: Pick<TArtifactStore, 'uri'>, context: TSta
         settings: {
           policyModelId: round.policyModelId,
           rewardModelId: previous.reward?.outputModelId ?? null,
-          prompts: { datasetVersionId: versionId },
+          prompts: { datasetVersionId: versionId, split: 'train' },
           k: plan.rejectionSampling.k,
           ...(plan.rejectionSampling.systemPrompts ? { systemPrompts: plan.rejectionSampling.systemPrompts } : {}),
           ...(plan.rejectionSampling.sampling ? { sampling: plan.rejectionSampling.sampling } : {}),
@@ -123,13 +138,22 @@ export function buildStageSpec(store: Pick<TArtifactStore, 'uri'>, context: TSta
         },
       };
     case 'eval': {
-      const candidate = previous.merge ?? previous.dpo;
+      if (runsOnExecutor(plan, kind)) {
+        const models = [
+          { name: 'candidate', uri: candidateUri },
+          { name: 'previous', uri: policyWeights },
+        ];
+        return {
+          runner: 'executor',
+          ...sampleRunSpec(store, { kind, runRef, models, rewardModelUri: rewardUri, versionId, split: 'test', maxPrompts: plan.eval.maxPrompts, k: 1, sampling: plan.eval.sampling, gpus: plan.eval.gpus }),
+        };
+      }
       return {
         runner: 'worker',
         kind,
         gpus: 0,
         settings: {
-          candidateUri: outputUriOf(store, candidate, indexOf(plan.merge.enabled ? 'merge' : 'dpo')),
+          candidateUri,
           candidateServing: plan.register.serving ?? null,
           previousModelId: round.policyModelId,
           rewardModelId: previous.reward?.outputModelId ?? null,
@@ -139,22 +163,17 @@ export function buildStageSpec(store: Pick<TArtifactStore, 'uri'>, context: TSta
           ...(plan.eval.sampling ? { sampling: plan.eval.sampling } : {}),
           humanProject: plan.eval.humanProject ?? null,
           humanComparisons: plan.eval.humanComparisons,
+          gateThreshold: plan.register.gate.minWinRateLow,
         },
       };
     }
-    case 'register': {
-      const candidate = previous.merge ?? previous.dpo;
+    case 'register':
       return {
         runner: 'worker',
         kind,
         gpus: 0,
-        settings: {
-          name: plan.register.name,
-          artifactUri: outputUriOf(store, candidate, indexOf(plan.merge.enabled ? 'merge' : 'dpo')),
-          serving: plan.register.serving ?? null,
-        },
+        settings: { name: plan.register.name, artifactUri: candidateUri, serving: plan.register.serving ?? null, gate: plan.register.gate },
       };
-    }
   }
 }
 
@@ -185,7 +204,36 @@ async function loadLaunchContext(db: TDb, input: TLaunchRound) {
   if (!executor.enabled) throw new AppError('BAD_REQUEST', `executor ${executor.name} is disabled`, { field: 'executorId' });
   const [named] = await db.select({ id: models.id }).from(models).where(eq(models.name, plan.register.name));
   if (named) throw new AppError('CONFLICT', `a model named ${plan.register.name} already exists`, { field: 'plan.register.name' });
+  checkPlanAgainst(plan, policy, executor);
   return { plan, policy, version, executor };
+}
+
+/**
+ * What Preview and Launch both refuse: a plan the executor cannot run (more GPUs than a local
+ * executor lists) or whose worker-side stages have nothing to call. Preview runs it too, so a
+ * plan that previews well launches.
+ */
+function checkPlanAgainst(plan: TRoundPlan, policy: typeof models.$inferSelect, executor: typeof executors.$inferSelect): void {
+  const endpointStages = [plan.rejectionSampling.mode === 'endpoint' ? 'rejection sampling' : null, plan.eval.mode === 'endpoint' ? 'evaluation' : null].filter(Boolean);
+  if (endpointStages.length && !plan.reward.serving) {
+    throw new AppError('BAD_REQUEST', `plan.reward.serving: ${endpointStages.join(' and ')} run in endpoint mode and score through the reward model's /classify endpoint; name it, or use mode "host"`, { field: 'plan.reward.serving' });
+  }
+  if (endpointStages.length && policy.serving !== 'openai') {
+    throw new AppError('BAD_REQUEST', `policyModelId: ${endpointStages.join(' and ')} run in endpoint mode, but the policy ${policy.name} is not served (serving ${policy.serving}); use mode "host"`, { field: 'policyModelId' });
+  }
+  if (plan.eval.mode === 'endpoint' && !plan.register.serving) {
+    throw new AppError('BAD_REQUEST', 'plan.register.serving: endpoint-mode evaluation samples from the new policy where it is served; name the endpoint, or use mode "host"', { field: 'plan.register.serving' });
+  }
+  if (executor.kind === 'local') {
+    const listed = ((executor.config as { gpus?: string[] }).gpus ?? []).length;
+    for (const kind of planStages(plan)) {
+      const wanted = stageGpus(plan, kind) * (runsOnExecutor(plan, kind) && kind !== 'rejection-sampling' && kind !== 'eval' ? plan.distributed.nodes : 1);
+      if (runsOnExecutor(plan, kind) && wanted > listed) {
+        throw new AppError('BAD_REQUEST', `plan.${kind === 'rejection-sampling' ? 'rejectionSampling' : kind}.gpus: the ${kind} stage needs ${wanted} GPU(s); the local executor ${executor.name} lists ${listed}`, { field: `plan.${kind === 'rejection-sampling' ? 'rejectionSampling' : kind}.gpus` });
+      }
+    }
+    if (plan.distributed.nodes > 1) throw new AppError('BAD_REQUEST', `plan.distributed.nodes: a local executor runs on one node; ${plan.distributed.nodes} were asked for`, { field: 'plan.distributed.nodes' });
+  }
 }
 
 export interface TRoundPreview {
@@ -201,9 +249,9 @@ export async function previewRound(db: TDb, store: Pick<TArtifactStore, 'uri'>, 
 }
 
 /** Enqueues the job that starts a run, inside the caller's transaction. */
-async function enqueueStart(boss: PgBoss, tx: TTx, run: { id: number; kind: TStageKind; attempt: number }): Promise<void> {
+async function enqueueStart(boss: PgBoss, tx: TTx, run: { id: number; kind: TStageKind; attempt: number; spec: Record<string, unknown> }): Promise<void> {
   const db = inTransaction(tx);
-  if (runsOnExecutor(run.kind)) {
+  if (isExecutorRun(run)) {
     await boss.send(jobs.runSubmit.name, { runId: run.id }, { db, singletonKey: `run-submit-${run.id}-${run.attempt}` });
   } else if (run.kind === 'rejection-sampling') {
     await boss.send(rejectionSamplingQueue, { runId: run.id }, { db, singletonKey: `rejection-sampling-${run.id}-${run.attempt}` });
@@ -211,6 +259,11 @@ async function enqueueStart(boss: PgBoss, tx: TTx, run: { id: number; kind: TSta
   } else {
     await boss.send(jobs.roundStage.name, { runId: run.id }, { db, singletonKey: `round-stage-${run.id}-${run.attempt}` });
   }
+}
+
+/** Whether a run goes to an executor (its spec is a run spec) or runs in the worker (its spec is the stage's settings). */
+export function isExecutorRun(run: { spec: Record<string, unknown> }): boolean {
+  return run.spec.runner === 'executor';
 }
 
 /**
@@ -221,7 +274,7 @@ async function createStageRun(db: TDb, store: Pick<TArtifactStore, 'uri'>, round
   const plan = storedPlan(round);
   const [run] = await db
     .insert(runs)
-    .values({ roundId: round.id, stage: index, kind, status: 'pending', executorId: runsOnExecutor(kind) ? round.executorId : null, spec: {}, gpus: stageGpus(plan, kind), inputVersionId: round.datasetVersionId })
+    .values({ roundId: round.id, stage: index, kind, status: 'pending', executorId: runsOnExecutor(plan, kind) ? round.executorId : null, spec: {}, gpus: stageGpus(plan, kind), inputVersionId: round.datasetVersionId })
     .returning();
   const spec = buildStageSpec(store, await stageContext(db, round), kind, run!.id);
   const stored = spec.runner === 'executor' ? (spec as unknown as Record<string, unknown>) : spec.settings;
@@ -234,9 +287,6 @@ export async function launchRound(handle: TDbHandle, boss: PgBoss, store: Pick<T
   const name = input.name.trim();
   if (!name) throw new AppError('BAD_REQUEST', 'a round needs a name', { field: 'name' });
   const { plan } = await loadLaunchContext(handle.db, input);
-  if (!plan.reward.serving) {
-    throw new AppError('BAD_REQUEST', 'plan.reward.serving: name the vLLM /classify endpoint where the trained reward model will be served; rejection sampling scores through it', { field: 'plan.reward.serving' });
-  }
   const stages = planStages(plan);
   const roundId = await inTx(handle, async (db, tx) => {
     const [round] = await db
@@ -255,7 +305,7 @@ export async function launchRound(handle: TDbHandle, boss: PgBoss, store: Pick<T
       })
       .returning();
     const run = await createStageRun(db, store, round!, 0, stages[0]!);
-    await enqueueStart(boss, tx, { id: run.id, kind: stages[0]!, attempt: run.attempt });
+    await enqueueStart(boss, tx, { ...run, kind: stages[0]! });
     return round!.id;
   });
   return requireRound(handle.db, roundId);
@@ -292,7 +342,7 @@ export async function specForRun(db: TDb, store: Pick<TArtifactStore, 'uri'>, ru
   if (!run.roundId) throw new Error(`run ${run.id} belongs to no round`);
   const round = await requireRound(db, run.roundId);
   const context = await stageContext(db, round);
-  if (!runsOnExecutor(run.kind as TStageKind)) return { runner: 'worker', kind: run.kind as TStageKind, settings: run.spec, gpus: 0 };
+  if (!isExecutorRun(run)) return { runner: 'worker', kind: run.kind as TStageKind, settings: run.spec, gpus: 0 };
   const built = buildStageSpec(store, context, run.kind as TStageKind, run.id);
   // A spec edited after launch (its config) wins over the plan's, with the run's own files kept.
   const edited = run.spec as Partial<TRunSpec> & { runner?: string };
@@ -326,7 +376,7 @@ export async function advanceRound(handle: TDbHandle, boss: PgBoss, store: Pick<
       // The stage's run was never written (should not happen): start it.
       const kind = stages[round.currentStage]!;
       const run = await createStageRun(db, store, round, round.currentStage, kind);
-      await enqueueStart(boss, tx, { id: run.id, kind, attempt: run.attempt });
+      await enqueueStart(boss, tx, { ...run, kind });
       return { status: 'running', stage: round.currentStage };
     }
     if (current.status === 'failed' || current.status === 'cancelled') {
@@ -346,7 +396,7 @@ export async function advanceRound(handle: TDbHandle, boss: PgBoss, store: Pick<
     const kind = stages[next]!;
     await db.update(rounds).set({ currentStage: next }).where(eq(rounds.id, round.id));
     const run = await createStageRun(db, store, { ...round, currentStage: next }, next, kind);
-    await enqueueStart(boss, tx, { id: run.id, kind, attempt: run.attempt });
+    await enqueueStart(boss, tx, { ...run, kind });
     return { status: 'running', stage: next };
   });
 }
@@ -405,13 +455,21 @@ export async function submitRun(
   try {
     spec = await specForRun(handle.db, store, run);
     if (spec.runner !== 'executor') throw new Error(`run ${run.id} (${run.kind}) does not run on an executor`);
-    await materializeRunInputs(store, spec);
+    await materializeRunInputs(store, spec, runInputWriters(handle, store));
   } catch (error) {
     await failRun(handle, boss, run, `could not prepare the run's inputs: ${error instanceof Error ? error.message : String(error)}`);
     return { status: 'failed' };
   }
   const prefix = runKeys(run.id).prefix;
-  const { externalId } = await executor.submit({ runId: run.id, attempt: run.attempt, command: spec.command, env: options.env ?? {}, gpus: spec.gpus, artifactPrefix: prefix });
+  let externalId: string;
+  try {
+    ({ externalId } = await executor.submit({ runId: run.id, attempt: run.attempt, command: spec.command, env: options.env ?? {}, gpus: spec.gpus, artifactPrefix: prefix }));
+  } catch (error) {
+    // A refused or failed submit ends the stage with the executor's own words (an admin can
+    // retry it); leaving it to the queue's retries would show a round "running" forever.
+    await failRun(handle, boss, run, `the executor refused the job: ${error instanceof Error ? error.message : String(error)}`);
+    return { status: 'failed' };
+  }
   await inTx(handle, async (db, tx) => {
     await db
       .update(runs)
@@ -471,7 +529,7 @@ export async function pollRun(
   const run = await requireRun(handle.db, runId);
 
   // Worker-side stages (rejection sampling) end their own row; the poll watches it and moves the round on.
-  if (!runsOnExecutor(run.kind as TStageKind)) {
+  if (!isExecutorRun(run)) {
     // A failed worker-side run whose job pg-boss will retry is not over: the retry resumes it.
     const retrying = run.status === 'failed' && (await workerJobPending(handle, run));
     const ended = !retrying && (run.status === 'succeeded' || run.status === 'failed' || run.status === 'cancelled');
@@ -500,6 +558,7 @@ export async function pollRun(
   }
   const trainerState = (await readJson(store, runKeys(run.id).trainerState)) ?? (await latestCheckpointState(store, run.id));
   const training: TTrainingMetrics | null = trainerState ? parseTrainerState(trainerState) : null;
+  const hostProgress = run.kind === 'rejection-sampling' || run.kind === 'eval' ? await readHostProgress(store, run.id) : null;
 
   const now = new Date();
   const startedAt = run.startedAt ?? (state.state === 'pending' ? null : (toDate(state.startedAt) ?? now));
@@ -507,15 +566,31 @@ export async function pollRun(
   const finishedAt = terminal ? (toDate(state.finishedAt) ?? now) : null;
   const gpuSeconds = priorGpuSeconds(run) + runGpuSeconds({ gpus: run.gpus, startedAt, finishedAt }, now);
   const metrics = { ...run.metrics, ...(training ? { training } : {}) };
-  const progressDone = training?.globalStep ?? run.progressDone;
-  const progressTotal = training?.maxSteps ?? run.progressTotal;
+  const progressDone = training?.globalStep ?? hostProgress?.done ?? run.progressDone;
+  const progressTotal = training?.maxSteps ?? hostProgress?.total ?? run.progressTotal;
 
   let outputModelId: number | null = run.outputModelId;
-  if (state.state === 'succeeded' && run.kind === 'reward' && !outputModelId) {
-    outputModelId = await registerRewardModel(handle.db, store, run);
+  if (state.state === 'succeeded' && run.kind === 'reward') {
+    outputModelId ??= await registerRewardModel(handle.db, store, run);
+    const heldOut = await readHeldOutAccuracy(store, run.id);
+    if (heldOut) Object.assign(metrics, { heldOut });
   }
-  const status = state.state === 'pending' ? 'submitted' : state.state;
-  const error = state.state === 'failed' ? (state.message ?? 'the executor reported a failure') : state.state === 'cancelled' ? (state.message ?? 'cancelled') : null;
+  let status: TRunRow['status'] = state.state === 'pending' ? 'submitted' : state.state;
+  let error = state.state === 'failed' ? (state.message ?? 'the executor reported a failure') : state.state === 'cancelled' ? (state.message ?? 'cancelled') : null;
+  if (state.state === 'succeeded' && (run.kind === 'rejection-sampling' || run.kind === 'eval')) {
+    // The host job is done; its output becomes the stage's result here, in the worker.
+    try {
+      if (run.kind === 'rejection-sampling') {
+        await finishHostRejectionSampling(handle, store, { ...run, startedAt, gpuSeconds }, await samplingModels(handle.db, run));
+        await inTx(handle, async (_db, tx) => enqueueAdvance(boss, tx, run.roundId));
+        return { status: 'succeeded' };
+      }
+      Object.assign(metrics, { eval: await summarizeHostEval(handle, store, run, await evalContext(handle.db, run)) });
+    } catch (failure) {
+      status = 'failed';
+      error = `the ${run.kind} job finished but its output could not be used: ${failure instanceof Error ? failure.message : String(failure)}`;
+    }
+  }
   await inTx(handle, async (db, tx) => {
     const updated = await db
       .update(runs)
@@ -538,6 +613,21 @@ export async function pollRun(
     else await enqueuePoll(boss, tx, run.id, pollSeconds);
   });
   return { status };
+}
+
+/** The policy and reward model entries a host rejection-sampling run's version records as its lineage. */
+async function samplingModels(db: TDb, run: TRunRow): Promise<{ policyModelId: number; rewardModelId: number }> {
+  const round = await requireRound(db, run.roundId!);
+  const reward = (await stageRuns(db, round.id)).reward;
+  if (!round.policyModelId || !reward?.outputModelId) throw new Error('the round has no registered policy or reward model');
+  return { policyModelId: round.policyModelId, rewardModelId: reward.outputModelId };
+}
+
+async function evalContext(db: TDb, run: TRunRow) {
+  const round = await requireRound(db, run.roundId!);
+  const plan = storedPlan(round);
+  const [previous] = round.policyModelId ? await db.select().from(models).where(eq(models.id, round.policyModelId)) : [];
+  return { previousName: previous?.name ?? 'previous policy', humanProject: plan.eval.humanProject ?? null, humanComparisons: plan.eval.humanComparisons, gateThreshold: plan.register.gate.minWinRateLow };
 }
 
 /**
@@ -634,7 +724,7 @@ export async function cancelRound(handle: TDbHandle, boss: PgBoss, roundId: numb
         await db.update(runs).set({ status: 'cancelled', cancelRequested: true, finishedAt: new Date(), error: 'cancelled' }).where(eq(runs.id, run.id));
       } else {
         await db.update(runs).set({ cancelRequested: true }).where(eq(runs.id, run.id));
-        if (runsOnExecutor(run.kind as TStageKind)) await enqueuePoll(boss, tx, run.id, 0);
+        if (isExecutorRun(run)) await enqueuePoll(boss, tx, run.id, 0);
       }
     }
     await db.update(rounds).set({ status: 'cancelled', finishedAt: new Date(), error: 'cancelled by an admin' }).where(eq(rounds.id, roundId));
@@ -647,7 +737,7 @@ export async function cancelRound(handle: TDbHandle, boss: PgBoss, roundId: numb
  * attempt number goes up, the previous attempt's external id, error and GPU time are kept in
  * the run's metrics (`attempts`), its log stays under `logs/attempt-<n>.log`.
  */
-export async function retryStage(handle: TDbHandle, boss: PgBoss, roundId: number): Promise<TRoundRow> {
+export async function retryStage(handle: TDbHandle, boss: PgBoss, roundId: number, options: { gateOverrideReason?: string; by?: number | null } = {}): Promise<TRoundRow> {
   await inTx(handle, async (db, tx) => {
     const [round] = await db.select().from(rounds).where(eq(rounds.id, roundId)).for('update');
     if (!round) throw new AppError('NOT_FOUND', `no round ${roundId}`);
@@ -673,13 +763,17 @@ export async function retryStage(handle: TDbHandle, boss: PgBoss, roundId: numbe
       attempts: [...attempts, { attempt: run.attempt, externalId: run.externalId, status: run.status, error: run.error, gpuSeconds: run.gpuSeconds - priorGpuSeconds(run), finishedAt: run.finishedAt }],
       priorGpuSeconds: run.gpuSeconds,
     };
+    const reason = options.gateOverrideReason?.trim();
+    if (reason && run.kind !== 'register') throw new AppError('BAD_REQUEST', `a gate override applies to the register stage; round ${roundId} stopped at ${run.kind}`, { field: 'gateOverrideReason' });
+    // The override is written into the stage's settings with who gave it: the register stage records it with the model.
+    const spec = reason ? { ...run.spec, gate: { ...(run.spec.gate as Record<string, unknown> | undefined), overrideReason: reason, overrideBy: options.by ?? null } } : run.spec;
     const [next] = await db
       .update(runs)
-      .set({ status: 'pending', attempt: run.attempt + 1, externalId: null, error: null, cancelRequested: false, submittedAt: null, startedAt: null, finishedAt: null, metrics })
+      .set({ status: 'pending', attempt: run.attempt + 1, externalId: null, error: null, cancelRequested: false, submittedAt: null, startedAt: null, finishedAt: null, metrics, spec })
       .where(eq(runs.id, run.id))
       .returning();
     await db.update(rounds).set({ status: 'running', error: null, finishedAt: null }).where(eq(rounds.id, roundId));
-    await enqueueStart(boss, tx, { id: next!.id, kind: next!.kind as TStageKind, attempt: next!.attempt });
+    await enqueueStart(boss, tx, { ...next!, kind: next!.kind as TStageKind });
   });
   return requireRound(handle.db, roundId);
 }
@@ -699,7 +793,7 @@ export async function resumeRounds(handle: TDbHandle, boss: PgBoss): Promise<{ r
     await inTx(handle, async (_db, tx) => {
       for (const run of active) {
         resumed += 1;
-        if (run.status === 'pending' || (!runsOnExecutor(run.kind as TStageKind) && run.kind !== 'rejection-sampling')) await enqueueStart(boss, tx, { id: run.id, kind: run.kind as TStageKind, attempt: run.attempt });
+        if (run.status === 'pending' || (!isExecutorRun(run) && run.kind !== 'rejection-sampling')) await enqueueStart(boss, tx, { ...run, kind: run.kind as TStageKind });
         else await enqueuePoll(boss, tx, run.id, 0);
       }
       await enqueueAdvance(boss, tx, round.id);

@@ -28,5 +28,7 @@ export const roundsRouter = router({
 
   cancel: adminProcedure.input(ZRoundRef).mutation(async ({ ctx, input }) => cancelRound(ctx.db, await ctx.queue(), input.round)),
 
-  retry: adminProcedure.input(ZRoundRef).mutation(async ({ ctx, input }) => retryStage(ctx.db, await ctx.queue(), input.round)),
+  retry: adminProcedure
+    .input(ZRoundRef.extend({ gateOverrideReason: z.string().trim().min(1).max(2000).optional() }))
+    .mutation(async ({ ctx, input }) => retryStage(ctx.db, await ctx.queue(), input.round, { gateOverrideReason: input.gateOverrideReason, by: ctx.user.id })),
 });

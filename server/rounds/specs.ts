@@ -1,33 +1,59 @@
-import { fileURLToPath } from 'node:url';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { stringify } from 'yaml';
 import type { TArtifactStore } from '../artifacts/store';
-import { streamVersionExport, type TVersionFormat, type TVersionSplit } from '../datasets/version-files';
+import type { TVersionFormat, TVersionSplit } from '../datasets/version-files';
+import { accelerateConfig, launcherArgs, nodeRankEnv, resolveStrategy, type TDistributedPlan, type TResolvedStrategy } from './distributed';
+import { hostPath, jobCommand, runFolder, shellQuoteArg, type TRemoteWeights } from './host-command';
+import { applyOverrides, defaultGpus, managedKeys, trainingDefaults, type TTrainingKind } from './trainer-defaults';
 
-/** The training kinds that run on an executor: TRL's trainers and mergekit. */
-export const trainingKinds = ['reward', 'sft', 'dpo', 'merge'] as const;
-export type TTrainingKind = (typeof trainingKinds)[number];
+export { trainingDefaults, trainingKinds, type TTrainingKind } from './trainer-defaults';
 
-/** A dataset file a run reads: made from a dataset version and placed in the run's folder. */
+/** What runs on an executor: TRL's trainers, mergekit, and the host batch jobs (sampling, evaluation). */
+export type TExecutorStageKind = TTrainingKind | 'rejection-sampling' | 'eval';
+
+/** What a run's input file is made from at submit time. */
+export type TInputSource =
+  /** A dataset version's download in a trainer format. */
+  | { type: 'version'; versionId: number; format: TVersionFormat; split: TVersionSplit }
+  /** The distinct prompts of a preference version's split, with their prompt ids (host sampling jobs). */
+  | { type: 'prompts'; versionId: number; split: 'train' | 'test'; limit?: number }
+  /** A preference version's held-out pairs with their strength, for the reward model's accuracy by strength. */
+  | { type: 'pairs'; versionId: number; split: 'test' };
+
+/** A file a run reads: made at submit time and placed in the run's folder. */
 export interface TRunInput {
   key: string;
   uri: string;
   description: string;
-  /** What the file is built from; absent for inputs that are not dataset files. */
-  source?: { versionId: number; format: TVersionFormat; split: TVersionSplit };
+  /** What the file is built from; absent for inputs that are not made by the run (checkpoints). */
+  source?: TInputSource;
+}
+
+/** A file written into the run's folder as it is: a generated text, or one of the host scripts (workers/host). */
+export interface TRunFile {
+  key: string;
+  description: string;
+  text?: string;
+  hostScript?: string;
 }
 
 /**
- * Everything an executor needs for one training run, exactly as an admin sees it before launch:
- * the config (YAML-able), the YAML text written to the artifact store, and the command line.
+ * Everything an executor needs for one run, exactly as an admin sees it before launch: the config
+ * (its text as written to the store), the command line, the input files and the output folder.
  */
 export interface TRunSpec {
-  kind: TTrainingKind;
+  kind: TExecutorStageKind;
   config: Record<string, unknown>;
   configYaml: string;
   configKey: string;
   command: string[];
+  /** GPUs per node. */
   gpus: number;
+  nodes: number;
+  strategy: TResolvedStrategy;
   inputs: TRunInput[];
+  files: TRunFile[];
   outputKey: string;
   outputUri: string;
 }
@@ -37,82 +63,38 @@ export function runKeys(runId: number | string) {
   const prefix = `runs/${runId}/`;
   return {
     prefix,
+    folder: `runs/${runId}`,
     config: `${prefix}config.yaml`,
+    sampleConfig: `${prefix}sample.json`,
+    scoreConfig: `${prefix}score.json`,
+    heldOutPairs: `${prefix}heldout-pairs.jsonl`,
+    heldOutScores: `${prefix}output/heldout_scores.jsonl`,
+    accelerate: `${prefix}accelerate.yaml`,
+    host: (script: string) => `${prefix}host/${script}`,
+    dataDir: `${prefix}data`,
     data: (name: string) => `${prefix}data/${name}.jsonl`,
     output: `${prefix}output`,
     trainerState: `${prefix}output/trainer_state.json`,
+    samples: `${prefix}output/samples.jsonl`,
+    progress: `${prefix}output/progress.json`,
     log: (attempt: number) => `${prefix}logs/attempt-${attempt}.log`,
     result: `${prefix}result.json`,
   };
 }
 
-/** Schedule, precision, logging and checkpointing: the same for every TRL trainer of a round. */
-const trainerSchedule = {
-  lr_scheduler_type: 'cosine',
-  warmup_ratio: 0.03,
-  bf16: true,
-  gradient_checkpointing: true,
-  logging_steps: 10,
-  save_strategy: 'steps',
-  save_steps: 500,
-  report_to: 'none',
-} as const;
+/** The folder of the Python the GPU hosts run (train.py, sample.py), copied into each run's folder. */
+export const hostScriptsDir = path.join(process.cwd(), 'workers', 'host');
 
-/**
- * Defaults follow Llama 3 (section 4.1) where the paper gives a value, and TRL's documented
- * defaults elsewhere. Batch sizes are per device; the effective batch is
- * per_device_train_batch_size × gradient_accumulation_steps × GPUs (8 × 4 × 8 = 256 pairs for DPO).
- */
-export const trainingDefaults = {
-  reward: {
-    // The paper gives no reward-model learning rate; 1e-5 over one epoch is TRL's reward example setting for a full fine-tune.
-    learning_rate: 1.0e-5,
-    num_train_epochs: 1,
-    per_device_train_batch_size: 8,
-    gradient_accumulation_steps: 4,
-    max_length: 4096,
-    ...trainerSchedule,
-  },
-  sft: {
-    // Llama 3: "learning rate of 1e-5"; 8.5K-9K steps at 405B scale, so an epoch count is the portable choice.
-    learning_rate: 1.0e-5,
-    num_train_epochs: 2,
-    per_device_train_batch_size: 4,
-    gradient_accumulation_steps: 8,
-    max_length: 8192,
-    // Only the assistant turns are learned, as in Llama 3's SFT (prompt tokens are masked).
-    assistant_only_loss: true,
-    ...trainerSchedule,
-  },
-  dpo: {
-    // Llama 3: lr 1e-5, beta 0.1, an NLL term on the chosen sequence with coefficient 0.2.
-    // TRL removed rpo_alpha: the NLL term is a second loss with its weight.
-    learning_rate: 1.0e-5,
-    beta: 0.1,
-    loss_type: ['sigmoid', 'sft'],
-    loss_weights: [1.0, 0.2],
-    num_train_epochs: 1,
-    per_device_train_batch_size: 8,
-    gradient_accumulation_steps: 4,
-    max_length: 8192,
-    ...trainerSchedule,
-  },
-  merge: { merge_method: 'linear', dtype: 'bfloat16' },
-} as const;
+function yamlOf(config: Record<string, unknown>): string {
+  return stringify(config, { lineWidth: 0 });
+}
 
-export const defaultGpus: Record<TTrainingKind, number> = { reward: 8, sft: 8, dpo: 8, merge: 0 };
-
-/** Keys an admin may not override: they tie the config to the run's own files. */
-const managedKeys = new Set(['output_dir', 'datasets', 'dataset_name', 'model_name_or_path']);
-
-function applyOverrides(base: Record<string, unknown>, overrides: Record<string, unknown> | undefined): Record<string, unknown> {
-  const out = { ...base };
-  for (const [key, value] of Object.entries(overrides ?? {})) {
-    if (managedKeys.has(key)) continue;
-    if (value === null) delete out[key];
-    else out[key] = value;
-  }
-  return out;
+/** The weights a job starts from: a hub id or host path as it is, s3:// copied into the run's scratch folder first. */
+function weightsFor(uri: string, dir: string, name: string, remote: TRemoteWeights[]): string {
+  if (!uri.startsWith('s3://')) return hostPath(uri);
+  const local = `${dir}/${name}`;
+  remote.push({ uri, local });
+  return local;
 }
 
 export interface TTrlSpecInput {
@@ -121,94 +103,147 @@ export interface TTrlSpecInput {
   runRef: number | string;
   /** The weights to start from: a hub id or a URI (for SFT the current policy, for DPO the SFT output). */
   modelNameOrPath: string;
-  /** The dataset version trained on (train split). */
+  /** The dataset version trained on. */
   versionId: number;
   versionKind: 'preference' | 'sft';
   gpus?: number;
+  /** The base model's name, for the distributed strategy's size rule. */
+  baseModel?: string;
+  distributed?: TDistributedPlan;
+  /** Llama 3: <|finetune_right_pad_id|>; null keeps TRL's default (eos). */
+  padToken?: string | null;
   overrides?: Record<string, unknown>;
 }
 
-/** The export each trainer reads: implicit prompt for the reward model, explicit prompt for DPO, messages for SFT. */
-const inputFormat: Record<'reward' | 'sft' | 'dpo', TVersionFormat> = { reward: 'trl-implicit', dpo: 'trl', sft: 'sft' };
-
-function yamlOf(config: Record<string, unknown>): string {
-  return stringify(config, { lineWidth: 0 });
-}
+/** The download each trainer reads: implicit prompt for the reward model, explicit prompt for DPO, prompt/completion for SFT. */
+const inputFormat: Record<'reward' | 'sft' | 'dpo', TVersionFormat> = { reward: 'trl-implicit', dpo: 'trl', sft: 'sft-completion' };
 
 /**
- * How a GPU host names a file. A file:// URI is a path on a filesystem the host shares with the
- * worker (the local executor, or a mounted volume): the trainer gets the plain path. s3:// stays
- * as it is where `datasets` reads it (through s3fs); configs, model weights and outputs are
- * copied by the run's command, since neither the TRL CLI nor transformers open s3:// paths.
+ * A TRL training run: `train.py <kind> --config config.yaml` (TRL's own script, see
+ * workers/host/train.py), under `accelerate launch` when it has several processes. The dataset is
+ * the folder `data/` with `train.jsonl` and, for a preference version, `test.jsonl`: `datasets`
+ * maps the file names to splits, the trainer learns from train and evaluates on test (the reward
+ * model's and DPO's held-out accuracy). An SFT version is all training data.
  */
-export function hostPath(uri: string): string {
-  return uri.startsWith('file:') ? fileURLToPath(uri) : uri;
-}
-
-function isRemote(uri: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !uri.startsWith('file:');
-}
-
-function shellQuoteArg(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * The command line. With a local or mounted store and local weights it is the tool itself;
- * otherwise a short shell script: fetch the config and s3:// weights to a scratch folder, run,
- * upload the output folder (the host needs the AWS CLI).
- */
-function commandFor(tool: string[], configUri: string, outputUri: string, scratch: string, remoteModels: { uri: string; local: string }[], extraArgs: string[] = []): string[] {
-  const remoteConfig = isRemote(configUri);
-  const configPath = remoteConfig ? `${scratch}/config.yaml` : hostPath(configUri);
-  if (!remoteConfig && remoteModels.length === 0) return [...tool, configPath, ...extraArgs];
-  const q = shellQuoteArg;
-  const steps = [
-    'set -euo pipefail',
-    `mkdir -p ${q(scratch)}`,
-    ...(remoteConfig ? [`aws s3 cp ${q(configUri)} ${q(configPath)}`] : []),
-    ...remoteModels.map((m) => `aws s3 sync ${q(m.uri)} ${q(m.local)}`),
-    [...tool, configPath, ...extraArgs].map(q).join(' '),
-    ...(isRemote(outputUri) ? [`aws s3 sync ${q(`${scratch}/output`)} ${q(outputUri)}`] : []),
-  ];
-  return ['bash', '-c', steps.join('\n')];
-}
-
-/** A TRL CLI run (`trl reward|sft|dpo --config <uri>`): config, YAML text, command and inputs. */
 export function trlRunSpec(store: Pick<TArtifactStore, 'uri'>, input: TTrlSpecInput): TRunSpec {
   const keys = runKeys(input.runRef);
+  const folder = runFolder(store.uri(keys.folder), input.runRef);
   const format = inputFormat[input.kind];
-  // A preference version keeps its test split for evaluation; an SFT version (rejection sampling's output) is all training data.
-  const split: TVersionSplit = input.versionKind === 'sft' ? 'all' : 'train';
-  const inputs: TRunInput[] = [
-    {
-      key: keys.data('train'),
-      uri: store.uri(keys.data('train')),
-      description: `${input.versionKind} dataset version ${input.versionId}, ${split} split, ${format} format`,
-      source: { versionId: input.versionId, format, split },
-    },
-  ];
-  const outputUri = store.uri(keys.output);
-  const scratch = `/tmp/pairwise-${String(input.runRef)}`;
-  const remoteModel = input.modelNameOrPath.startsWith('s3://') ? [{ uri: input.modelNameOrPath, local: `${scratch}/model` }] : [];
+  const splits: ('train' | 'test')[] = input.versionKind === 'sft' ? ['train'] : ['train', 'test'];
+  const inputs: TRunInput[] = splits.map((split) => ({
+    key: keys.data(split),
+    uri: store.uri(keys.data(split)),
+    description: `${input.versionKind} dataset version ${input.versionId}, ${split} split, ${format} format`,
+    source: { type: 'version', versionId: input.versionId, format, split: input.versionKind === 'sft' ? 'all' : split },
+  }));
+  const gpus = input.gpus ?? defaultGpus[input.kind];
+  const distributed = input.distributed ?? { strategy: 'auto', nodes: 1 };
+  const strategy = resolveStrategy(distributed, input.baseModel ?? input.modelNameOrPath, gpus);
+  const remote: TRemoteWeights[] = [];
+  const defaults: Record<string, unknown> = { ...trainingDefaults[input.kind] };
+  if (input.padToken) defaults.pad_token = input.padToken;
+  if (splits.length === 1) {
+    delete defaults.eval_strategy;
+    delete defaults.per_device_eval_batch_size;
+  }
   const config: Record<string, unknown> = {
-    model_name_or_path: remoteModel.length ? remoteModel[0]!.local : hostPath(input.modelNameOrPath),
-    // TRL's dataset mixture: a local JSONL file read by the `json` builder of `datasets`. The
-    // mixture concatenates its entries into one training split, so the version's test split is
-    // kept for the round's own evaluation stage instead of the trainer's.
-    datasets: inputs.map((i) => ({ path: 'json', data_files: hostPath(i.uri), split: 'train' })),
-    output_dir: isRemote(outputUri) ? `${scratch}/output` : hostPath(outputUri),
-    ...applyOverrides({ ...trainingDefaults[input.kind] }, input.overrides),
+    model_name_or_path: weightsFor(input.modelNameOrPath, folder.dir, 'model', remote),
+    dataset_name: `${folder.dir}/data`,
+    output_dir: `${folder.dir}/output`,
+    ...applyOverrides(defaults, input.overrides),
   };
-  const configYaml = yamlOf(config);
+  const files: TRunFile[] = [{ key: keys.host('train.py'), description: 'runs TRL’s training script on the config', hostScript: 'train.py' }];
+  if (strategy !== 'single') {
+    files.push({ key: keys.accelerate, description: `accelerate launch config (${strategy}, ${gpus * distributed.nodes} processes)`, text: yamlOf(accelerateConfig(strategy, gpus, distributed.nodes)) });
+  }
+  let program = [...launcherArgs(strategy, `${folder.dir}/accelerate.yaml`, distributed.nodes), `${folder.dir}/host/train.py`, input.kind, '--config', `${folder.dir}/config.yaml`];
+  if (input.kind === 'reward' && splits.includes('test')) {
+    // After training, the first node scores the held-out pairs: accuracy by preference strength (Llama 3 reports it so).
+    inputs.push({ key: keys.heldOutPairs, uri: store.uri(keys.heldOutPairs), description: `dataset version ${input.versionId}, test split pairs with their strength`, source: { type: 'pairs', versionId: input.versionId, split: 'test' } });
+    files.push({ key: keys.host('sample.py'), description: 'scores the held-out pairs with the trained reward model', hostScript: 'sample.py' });
+    files.push({
+      key: keys.scoreConfig,
+      description: 'held-out scoring settings',
+      text: JSON.stringify({ pairs: `${folder.dir}/heldout-pairs.jsonl`, pairs_output: `${folder.dir}/output/heldout_scores.jsonl`, reward_model: `${folder.dir}/output`, engine: 'transformers' }, null, 2) + '\n',
+    });
+    const score = `if [ "\${${nodeRankEnv}:-0}" = 0 ]; then python3 ${folder.dir}/host/sample.py --config ${folder.dir}/score.json; fi`;
+    program = ['bash', '-c', `${program.map(shellQuoteArg).join(' ')} && ${score}`];
+  }
   return {
     kind: input.kind,
     config,
-    configYaml,
+    configYaml: yamlOf(config),
     configKey: keys.config,
-    command: commandFor(['trl', input.kind, '--config'], store.uri(keys.config), outputUri, scratch, remoteModel),
-    gpus: input.gpus ?? defaultGpus[input.kind],
+    command: jobCommand(folder, program, remote),
+    gpus,
+    nodes: strategy === 'single' ? 1 : distributed.nodes,
+    strategy,
     inputs,
+    files,
+    outputKey: keys.output,
+    outputUri: store.uri(keys.output),
+  };
+}
+
+export interface TSampleSpecInput {
+  kind: 'rejection-sampling' | 'eval';
+  runRef: number | string;
+  /** The policies that answer (name → weights URI): the policy for rejection sampling; the new and the previous one for evaluation. */
+  models: { name: string; uri: string }[];
+  rewardModelUri: string;
+  /** The preference version whose prompts are answered, and which split (train for sampling, test for evaluation). */
+  versionId: number;
+  split: 'train' | 'test';
+  maxPrompts?: number;
+  k: number;
+  systemPrompts?: string[];
+  sampling?: { temperature?: number; top_p?: number; max_tokens?: number };
+  gpus: number;
+  seed?: number;
+}
+
+/**
+ * A host batch job (workers/host/sample.py): every model answers every prompt k times, the
+ * reward model scores each answer; vLLM offline where installed, transformers otherwise. No
+ * served endpoint is needed: the job reads the checkpoints.
+ */
+export function sampleRunSpec(store: Pick<TArtifactStore, 'uri'>, input: TSampleSpecInput): TRunSpec {
+  const keys = runKeys(input.runRef);
+  const folder = runFolder(store.uri(keys.folder), input.runRef);
+  const remote: TRemoteWeights[] = [];
+  const config: Record<string, unknown> = {
+    prompts: `${folder.dir}/data/prompts.jsonl`,
+    models: input.models.map((m, i) => ({ name: m.name, path: weightsFor(m.uri, folder.dir, `model-${i}`, remote) })),
+    k: input.k,
+    system_prompts: input.systemPrompts ?? [],
+    // Llama 3 samples with temperature; the answers' length bound keeps a round's time predictable.
+    sampling: { temperature: 1.0, top_p: 1.0, max_tokens: 2048, ...input.sampling },
+    reward_model: weightsFor(input.rewardModelUri, folder.dir, 'reward-model', remote),
+    output: `${folder.dir}/output/samples.jsonl`,
+    progress: `${folder.dir}/output/progress.json`,
+    engine: 'auto',
+    batch_size: 16,
+    seed: input.seed ?? 0,
+  };
+  const program = ['bash', '-c', `mkdir -p ${folder.dir}/output && PAIRWISE_TENSOR_PARALLEL=${Math.max(1, input.gpus)} exec python3 ${folder.dir}/host/sample.py --config ${folder.dir}/sample.json`];
+  return {
+    kind: input.kind,
+    config,
+    configYaml: JSON.stringify(config, null, 2) + '\n',
+    configKey: keys.sampleConfig,
+    command: jobCommand(folder, program, remote),
+    gpus: input.gpus,
+    nodes: 1,
+    strategy: 'single',
+    inputs: [
+      {
+        key: keys.data('prompts'),
+        uri: store.uri(keys.data('prompts')),
+        description: `the distinct prompts of dataset version ${input.versionId}, ${input.split} split${input.maxPrompts ? `, at most ${input.maxPrompts}` : ''}`,
+        source: { type: 'prompts', versionId: input.versionId, split: input.split, ...(input.maxPrompts ? { limit: input.maxPrompts } : {}) },
+      },
+    ],
+    files: [{ key: keys.host('sample.py'), description: 'batch sampling and scoring on the host', hostScript: 'sample.py' }],
     outputKey: keys.output,
     outputUri: store.uri(keys.output),
   };
@@ -225,30 +260,30 @@ export interface TMergeSpecInput {
 /** A mergekit linear average (`mergekit-yaml <config> <output>`): Llama 3 averages models at each stage. */
 export function mergeRunSpec(store: Pick<TArtifactStore, 'uri'>, input: TMergeSpecInput): TRunSpec {
   const keys = runKeys(input.runRef);
-  const outputUri = store.uri(keys.output);
-  const scratch = `/tmp/pairwise-${String(input.runRef)}`;
-  const remote = input.models.flatMap((m, i) => (m.uri.startsWith('s3://') ? [{ uri: m.uri, local: `${scratch}/model-${i}` }] : []));
+  const folder = runFolder(store.uri(keys.folder), input.runRef);
+  const remote: TRemoteWeights[] = [];
   const config: Record<string, unknown> = {
     ...applyOverrides({ ...trainingDefaults.merge }, input.overrides),
-    models: input.models.map((m) => ({ model: remote.find((r) => r.uri === m.uri)?.local ?? hostPath(m.uri), parameters: { weight: m.weight } })),
+    models: input.models.map((m, i) => ({ model: weightsFor(m.uri, folder.dir, `model-${i}`, remote), parameters: { weight: m.weight } })),
   };
-  const localOutput = isRemote(outputUri) ? `${scratch}/output` : hostPath(outputUri);
-  const command = commandFor(['mergekit-yaml'], store.uri(keys.config), outputUri, scratch, remote, [localOutput]);
   return {
     kind: 'merge',
     config,
     configYaml: yamlOf(config),
     configKey: keys.config,
-    command,
+    command: jobCommand(folder, ['mergekit-yaml', `${folder.dir}/config.yaml`, `${folder.dir}/output`], remote),
     gpus: input.gpus ?? defaultGpus.merge,
+    nodes: 1,
+    strategy: 'single',
     inputs: input.models.map((m) => ({ key: '', uri: m.uri, description: m.description ?? 'checkpoint to average' })),
+    files: [],
     outputKey: keys.output,
-    outputUri,
+    outputUri: store.uri(keys.output),
   };
 }
 
 /**
- * An edited spec keeps its command and inputs; only the config is the admin's. The YAML is
+ * An edited spec keeps its command and inputs; only the config is the admin's. The text is
  * always re-made from the config so the two never disagree.
  */
 export function withConfig(spec: TRunSpec, config: Record<string, unknown>): TRunSpec {
@@ -257,24 +292,38 @@ export function withConfig(spec: TRunSpec, config: Record<string, unknown>): TRu
     if (key in spec.config) merged[key] = spec.config[key];
     else delete merged[key];
   }
-  return { ...spec, config: merged, configYaml: yamlOf(merged) };
+  const text = spec.configKey.endsWith('.json') ? JSON.stringify(merged, null, 2) + '\n' : yamlOf(merged);
+  return { ...spec, config: merged, configYaml: text };
+}
+
+/** Streams that make a run's input files; the caller supplies them (they read the database and the store). */
+export interface TInputWriters {
+  version(source: Extract<TInputSource, { type: 'version' }>): AsyncIterable<string | Buffer>;
+  prompts(source: Extract<TInputSource, { type: 'prompts' }>): AsyncIterable<string | Buffer>;
+  pairs(source: Extract<TInputSource, { type: 'pairs' }>): AsyncIterable<string | Buffer>;
+}
+
+async function* once(text: string): AsyncGenerator<string> {
+  yield text;
 }
 
 /**
- * Puts a run's inputs where the GPU host reads them: each dataset file streamed from its
- * version's export into `runs/<id>/data/`, and the config YAML. Idempotent: files are rewritten
- * whole (atomic writes), so a retried submit never sees half a file.
+ * Puts a run's files where the GPU host reads them: each input streamed into `runs/<id>/data/`,
+ * the host scripts, the accelerate config and the config. Idempotent: files are rewritten whole
+ * (atomic writes), so a retried submit never sees half a file.
  */
-export async function materializeRunInputs(store: TArtifactStore, spec: TRunSpec): Promise<{ key: string; bytes: number }[]> {
+export async function materializeRunInputs(store: TArtifactStore, spec: TRunSpec, writers: TInputWriters): Promise<{ key: string; bytes: number }[]> {
   const written: { key: string; bytes: number }[] = [];
   for (const input of spec.inputs) {
     if (!input.source) continue;
-    const { bytes } = await store.write(input.key, streamVersionExport(store, input.source.versionId, { format: input.source.format, split: input.source.split }));
-    written.push({ key: input.key, bytes });
+    const source = input.source;
+    const body = source.type === 'version' ? writers.version(source) : source.type === 'prompts' ? writers.prompts(source) : writers.pairs(source);
+    written.push({ key: input.key, ...(await store.write(input.key, body)) });
   }
-  const { bytes } = await store.write(spec.configKey, (async function* () {
-    yield spec.configYaml;
-  })());
-  written.push({ key: spec.configKey, bytes });
+  for (const file of spec.files) {
+    const text = file.hostScript ? await fs.readFile(path.join(hostScriptsDir, file.hostScript), 'utf8') : (file.text ?? '');
+    written.push({ key: file.key, ...(await store.write(file.key, once(text))) });
+  }
+  written.push({ key: spec.configKey, ...(await store.write(spec.configKey, once(spec.configYaml))) });
   return written;
 }

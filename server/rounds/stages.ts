@@ -25,12 +25,14 @@ interface TEvalSettings {
   sampling?: { temperature?: number; top_p?: number; max_tokens?: number };
   humanProject: string | null;
   humanComparisons: number;
+  gateThreshold?: number;
 }
 
 interface TRegisterSettings {
   name: string;
   artifactUri: string;
   serving: TServingEndpoint | null;
+  gate?: { minWinRateLow: number; overrideReason?: string };
 }
 
 /** The distinct prompts of a version's split, in file order, up to `limit`. */
@@ -46,12 +48,42 @@ async function heldOutPrompts(store: TArtifactStore, versionId: number, split: '
   return out;
 }
 
-interface TEvalItem {
+export interface TEvalItem {
   prompt: TMessage[];
   candidate: TMessage;
   previous: TMessage;
   candidateScore: number;
   previousScore: number;
+}
+
+/**
+ * Win rate of the new policy over decided prompts with its 95% Wilson interval and the two-sided
+ * binomial p-value against a coin; ties count half in `winRateWithTies`.
+ */
+export function summarizeEval(items: readonly Pick<TEvalItem, 'candidateScore' | 'previousScore'>[]) {
+  const wins = items.filter((i) => i.candidateScore > i.previousScore).length;
+  const losses = items.filter((i) => i.candidateScore < i.previousScore).length;
+  const ties = items.length - wins - losses;
+  const decided = wins + losses;
+  const interval = wilsonInterval(wins, decided);
+  return {
+    prompts: items.length,
+    wins,
+    losses,
+    ties,
+    winRate: decided ? wins / decided : null,
+    winRateWithTies: items.length ? (wins + ties / 2) / items.length : null,
+    interval: { level: 0.95, method: 'wilson' as const, low: interval.low, high: interval.high },
+    pValue: decided ? binomialTest(wins, decided) : null,
+  };
+}
+
+/** The gate on registration: the interval's lower bound above the threshold. Nothing measured never passes. */
+export function gateOf(summary: { interval: { low: number } ; prompts: number } | null, threshold: number): { passed: boolean; threshold: number; winRateLow: number | null; reason: string } {
+  if (!summary || summary.prompts === 0) return { passed: false, threshold, winRateLow: null, reason: 'nothing was evaluated' };
+  const low = summary.interval.low;
+  const passed = low > threshold;
+  return { passed, threshold, winRateLow: low, reason: passed ? `win-rate lower bound ${low.toFixed(3)} > ${threshold}` : `win-rate lower bound ${low.toFixed(3)} <= ${threshold}` };
 }
 
 /**
@@ -110,27 +142,15 @@ async function evaluate(handle: TDbHandle, store: TArtifactStore, run: TRunRow, 
       ], { signal });
       items.push({ ...a, candidateScore: c!, previousScore: p! });
     });
-    const wins = items.filter((i) => i.candidateScore > i.previousScore).length;
-    const losses = items.filter((i) => i.candidateScore < i.previousScore).length;
-    const ties = items.length - wins - losses;
-    const decided = wins + losses;
-    const interval = wilsonInterval(wins, decided);
-    Object.assign(result, {
-      judge: reward.name,
-      wins,
-      losses,
-      ties,
-      winRate: decided ? wins / decided : null,
-      winRateWithTies: items.length ? (wins + ties / 2) / items.length : null,
-      interval: { level: 0.95, method: 'wilson', low: interval.low, high: interval.high },
-      pValue: decided ? binomialTest(wins, decided) : null,
-    });
+    const summary = summarizeEval(items);
+    Object.assign(result, { judge: reward.name, ...summary, gate: gateOf(summary, settings.gateThreshold ?? 0.5) });
     const lines = items.map((i) => JSON.stringify({ prompt: i.prompt, candidate: i.candidate, previous: i.previous, candidate_score: i.candidateScore, previous_score: i.previousScore }) + '\n');
     await store.write(`${runKeys(run.id).prefix}eval.jsonl`, (async function* () {
       yield* lines;
     })());
   } else {
     result.automatic = 'skipped: the round has no served reward model (reward.serving) to judge with';
+    result.gate = gateOf(null, settings.gateThreshold ?? 0.5);
   }
 
   if (settings.humanProject && settings.humanComparisons > 0) {
@@ -144,7 +164,7 @@ async function evaluate(handle: TDbHandle, store: TArtifactStore, run: TRunRow, 
  * comparison (annotators must not learn which side is new); the model names are on the
  * responses, so the project's leaderboard ranks the two policies.
  */
-async function createHumanComparisons(
+export async function createHumanComparisons(
   handle: TDbHandle,
   run: TRunRow,
   projectSlug: string,
@@ -203,6 +223,15 @@ export async function runRegisterStage(handle: TDbHandle, boss: PgBoss, runId: n
   const settings = run.spec as unknown as TRegisterSettings;
   const round = await requireRound(handle.db, run.roundId!);
   const roundRuns = await handle.db.query.runs.findMany({ where: (r, { eq: equals }) => equals(r.roundId, round.id) });
+  // The gate: registration needs evaluation's verdict, or an admin's recorded reason to go ahead without it.
+  const evaluation = roundRuns.filter((r) => r.kind === 'eval' && r.status === 'succeeded').sort((a, b) => b.id - a.id)[0];
+  const measured = (evaluation?.metrics as { eval?: { gate?: ReturnType<typeof gateOf> } } | undefined)?.eval?.gate;
+  const gate = measured ?? gateOf(null, settings.gate?.minWinRateLow ?? 0.5);
+  const override = settings.gate?.overrideReason;
+  if (!gate.passed && !override) {
+    await finishRun(handle, boss, run, { status: 'failed', error: `the gate did not pass (${gate.reason}): the new policy is not registered. Retry the stage with an override reason to register it anyway.`, metrics: { gate } });
+    return { status: 'failed' };
+  }
   const producer = roundRuns.filter((r) => (r.kind === 'merge' || r.kind === 'dpo') && r.status === 'succeeded').sort((a, b) => (b.stage ?? 0) - (a.stage ?? 0))[0];
   const versionIds = [...new Set([round.datasetVersionId, ...roundRuns.map((r) => r.outputVersionId)].filter((id): id is number => id !== null))];
   const [policy] = round.policyModelId ? await handle.db.select().from(models).where(eq(models.id, round.policyModelId)) : [];
@@ -229,6 +258,6 @@ export async function runRegisterStage(handle: TDbHandle, boss: PgBoss, runId: n
     return { status: 'failed' };
   }
   const [row] = existing ? await handle.db.update(models).set(values).where(eq(models.id, existing.id)).returning() : await handle.db.insert(models).values(values).returning();
-  await finishRun(handle, boss, run, { status: 'succeeded', outputModelId: row!.id, metrics: { model: { id: row!.id, name: row!.name } } });
+  await finishRun(handle, boss, run, { status: 'succeeded', outputModelId: row!.id, metrics: { model: { id: row!.id, name: row!.name }, gate: { ...gate, ...(gate.passed ? {} : { override: { reason: override } }) } } });
   return { status: 'succeeded', modelId: row!.id };
 }

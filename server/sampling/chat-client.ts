@@ -1,6 +1,6 @@
 import type { TMessage, TSampling } from '@/db/schema';
 import { chatCompletionsUrl, ModelEndpointError } from '../live/openai-stream';
-import { samplingFields, wireMessages } from '../models/endpoint-protocol';
+import { samplingFields, storableText, wireMessages } from '../models/endpoint-protocol';
 import { postJson, type TRequestHooks, type TRequestPolicy } from './http';
 
 /** What it takes to sample from a policy: an OpenAI-compatible /chat/completions endpoint. */
@@ -49,7 +49,7 @@ function parseChoices(json: unknown, what: string): TChatSample[] {
       if (content !== null && content !== undefined && typeof content !== 'string') {
         throw new ModelEndpointError(`${what}: a choice's content is not text`, { retryable: false });
       }
-      const message: TMessage = { role: 'assistant', content: content ?? '' };
+      const message: TMessage = { role: 'assistant', content: storableText(content ?? '') };
       if (Array.isArray(choice.message?.tool_calls) && choice.message.tool_calls.length > 0) message.tool_calls = choice.message.tool_calls as TMessage['tool_calls'];
       return { message, finishReason: typeof choice.finish_reason === 'string' ? choice.finish_reason : null };
     });

@@ -1,5 +1,6 @@
 import type postgres from 'postgres';
 import type { TMessage } from '@/db/schema';
+import { splitOfPrompt } from '../datasets/split';
 import type { TPromptSelection } from './schemas';
 
 /** A failure of the run's own settings: retrying cannot help. */
@@ -34,18 +35,20 @@ export async function resolvePromptIds(sql: postgres.Sql, selection: TPromptSele
   }
   if (selection.datasetVersionId !== undefined) {
     const versionId = selection.datasetVersionId;
-    const [version] = await sql<{ kind: string; status: string }[]>`select kind, status from dataset_versions where id = ${versionId}`;
+    const [version] = await sql<{ kind: string; status: string; spec: { splitSeed?: string; testFraction?: number } }[]>`select kind, status, spec from dataset_versions where id = ${versionId}`;
     if (!version) throw new RunSpecError(`prompts.datasetVersionId: no dataset version ${versionId}`);
     if (version.status !== 'succeeded') throw new RunSpecError(`prompts.datasetVersionId: dataset version ${versionId} is ${version.status}, not built`);
-    add(
-      version.kind === 'sft'
-        ? await sql<{ id: string }[]>`
-            select distinct ri.prompt_id as id from runs r join run_items ri on ri.run_id = r.id where r.output_version_id = ${versionId}`
-        : await sql<{ id: string }[]>`
-            select distinct c.prompt_id as id from dataset_version_judgments v
-            join judgments j on j.id = v.judgment_id join comparisons c on c.id = j.comparison_id
-            where v.version_id = ${versionId}`,
-    );
+    if (version.kind === 'sft') {
+      add(await sql<{ id: string }[]>`select distinct ri.prompt_id as id from runs r join run_items ri on ri.run_id = r.id where r.output_version_id = ${versionId}`);
+    } else {
+      const rows = await sql<{ id: string; content_hash: string }[]>`
+        select distinct c.prompt_id as id, p.content_hash from dataset_version_judgments v
+        join judgments j on j.id = v.judgment_id join comparisons c on c.id = j.comparison_id join prompts p on p.id = c.prompt_id
+        where v.version_id = ${versionId}`;
+      // The version's own split rule (by prompt content), so the selection matches its files.
+      const { splitSeed = '', testFraction = 0 } = version.spec;
+      add(selection.split ? rows.filter((r) => splitOfPrompt(r.content_hash, splitSeed, testFraction) === selection.split) : rows);
+    }
   }
   if (selection.promptIds?.length) {
     const wanted = [...new Set(selection.promptIds)];

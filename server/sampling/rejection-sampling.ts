@@ -89,7 +89,7 @@ export async function sampleBestOfK(
   };
 }
 
-function lineageOf(row: TModelRow): TModelLineage {
+export function lineageOf(row: TModelRow): TModelLineage {
   return { id: row.id, name: row.name, apiModel: row.apiModel, serving: row.serving, artifactUri: row.artifactUri };
 }
 

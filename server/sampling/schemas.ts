@@ -7,6 +7,8 @@ export const ZPromptSelection = z
   .object({
     projectSlug: z.string().trim().min(1).optional(),
     datasetVersionId: id.optional(),
+    /** Only the prompts of this split of the (preference) version: a round samples from train and evaluates on test. */
+    split: z.enum(['train', 'test']).optional(),
     promptIds: z.array(id).max(1_000_000).optional(),
   })
   .refine((s) => s.projectSlug !== undefined || s.datasetVersionId !== undefined || (s.promptIds?.length ?? 0) > 0, {
