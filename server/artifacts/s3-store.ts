@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { artifactNotFound, assertKey, assertPrefix, contentTypeOf } from './keys';
-import type { TArtifactEntry, TArtifactStore } from './store';
+import type { TArtifactEntry, TArtifactStore, TS3Location } from './store';
 
 export interface TS3StoreConfig {
   bucket: string;
@@ -44,17 +44,23 @@ function isNotFound(error: unknown): boolean {
  * unknown length (bounded memory); S3 publishes an object only when its upload completes, and a
  * failed write aborts the multipart upload, so readers never see a partial artifact.
  */
-export function s3ArtifactStore(config: TS3StoreConfig): TArtifactStore & { client: S3Client } {
+export function s3ArtifactStore(config: TS3StoreConfig): TArtifactStore & { client: S3Client; s3: TS3Location } {
   const bucket = config.bucket;
   const base = normalizePrefix(config.prefix);
   const partSize = config.partSize ?? defaultPartSize;
   if (partSize < minPartSize) throw new Error(`S3 multipart parts must be at least 5 MiB, not ${partSize} bytes`);
+  const location: TS3Location = {
+    bucket,
+    endpoint: config.endpoint,
+    region: config.region ?? (config.endpoint ? 'us-east-1' : undefined),
+    forcePathStyle: config.forcePathStyle ?? Boolean(config.endpoint),
+  };
   const client =
     config.client ??
     new S3Client({
-      endpoint: config.endpoint,
-      region: config.region ?? (config.endpoint ? 'us-east-1' : undefined),
-      forcePathStyle: config.forcePathStyle ?? Boolean(config.endpoint),
+      endpoint: location.endpoint,
+      region: location.region,
+      forcePathStyle: location.forcePathStyle,
       // Checksums only where S3 requires them: several S3-compatible stores reject the
       // CRC headers and trailers that newer SDKs add by default.
       requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -67,6 +73,7 @@ export function s3ArtifactStore(config: TS3StoreConfig): TArtifactStore & { clie
 
   return {
     client,
+    s3: location,
     async write(key, body) {
       let bytes = 0;
       async function* counted(): AsyncGenerator<Buffer> {

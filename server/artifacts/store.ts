@@ -31,6 +31,18 @@ export interface TArtifactStore {
   delete(key: string): Promise<void>;
   /** Where other machines find the artifact: `file:///abs/path` or `s3://bucket/prefix/key`. */
   uri(key: string): string;
+  /** Set for S3-compatible storage: how jobs on other machines reach it (see job-env.ts). */
+  readonly s3?: TS3Location;
+}
+
+/** Where an S3-compatible store is, as its client sees it; never its credentials. */
+export interface TS3Location {
+  bucket: string;
+  /** A non-AWS service (MinIO, R2, Ceph); AWS S3 when unset. */
+  endpoint?: string;
+  /** The region the store's client signs for, when one is configured (us-east-1 with a custom endpoint and none). */
+  region?: string;
+  forcePathStyle: boolean;
 }
 
 const partialSuffix = '.partial';

@@ -73,7 +73,7 @@ export function registerExecutorCommands(program: Command): void {
     });
   executor
     .command('test')
-    .description('check an executor from this machine: secret variables, folders, the Ray job server')
+    .description('check an executor from this machine: secret variables, folders, the Ray job server, the Kubernetes API server and permissions')
     .requiredOption('--name <name>', 'executor name')
     .action(async (opts: { name: string }) => {
       await withDatabase(async ({ db }) => {

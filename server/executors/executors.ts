@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { and, asc, eq, inArray, sql as dsql } from 'drizzle-orm';
 import type { TDb } from '@/db/client';
 import { executors, runs } from '@/db/schema';
@@ -44,10 +45,10 @@ export function parseExecutorConfig(kind: TExecutorKind, config: unknown, field 
   return { kind, config: result.data } as TParsedExecutorConfig;
 }
 
-/** Names of the worker environment variables a config reads secrets from. */
+/** Names of the worker environment variables a config reads secrets from (Ray's secretEnv names the Ray node's, not the worker's). */
 export function referencedEnv(parsed: TParsedExecutorConfig): string[] {
   const names = new Set<string>();
-  if (parsed.kind === 'local' || parsed.kind === 'ray') for (const name of Object.values(parsed.config.secretEnv ?? {})) names.add(name);
+  if (parsed.kind === 'local') for (const name of Object.values(parsed.config.secretEnv ?? {})) names.add(name);
   if (parsed.kind === 'ray') for (const name of Object.values(parsed.config.headers ?? {})) names.add(name);
   return [...names].sort();
 }
@@ -143,10 +144,15 @@ export interface TConnectionCheck {
 
 /**
  * What can be checked from this process: the referenced environment variables, local folders,
- * and for Ray the job server's version endpoint. Kubernetes is not contacted from here (the
- * worker talks to it); its kubeconfig file is checked when one is named.
+ * for Ray the job server's version endpoint, for Kubernetes the API server and this identity's
+ * permissions in the namespace. The worker is what submits, so a failure here may only mean that
+ * this process lacks the worker's credentials; the detail says what answered.
  */
-export async function testExecutorConnection(db: TDb, id: number, options: { fetch?: typeof fetch } = {}): Promise<{ ok: boolean; checks: TConnectionCheck[] }> {
+export async function testExecutorConnection(
+  db: TDb,
+  id: number,
+  options: { fetch?: typeof fetch; kubeConfig?: KubeConfig } = {},
+): Promise<{ ok: boolean; checks: TConnectionCheck[] }> {
   const info = await getExecutor(db, id);
   const parsed = parseExecutorConfig(info.kind, info.config);
   const checks: TConnectionCheck[] = info.secretEnv.map((name) => ({
@@ -174,14 +180,20 @@ export async function testExecutorConnection(db: TDb, id: number, options: { fet
       checks.push({ check: 'job server', ok: false, detail: `${url}: ${(error as Error).message}` });
     }
   } else {
-    if (parsed.config.kubeconfig) {
-      const readable = await fs.access(parsed.config.kubeconfig).then(
-        () => true,
-        () => false,
-      );
-      checks.push({ check: 'kubeconfig', ok: readable, detail: readable ? parsed.config.kubeconfig : `cannot read ${parsed.config.kubeconfig} here` });
+    const file = parsed.config.kubeconfig;
+    const readable = file
+      ? await fs.access(file).then(
+          () => true,
+          () => false,
+        )
+      : true;
+    if (file) checks.push({ check: 'kubeconfig', ok: readable, detail: readable ? file : `cannot read ${file} here` });
+    // Without a readable kubeconfig there is nothing to contact the cluster with. Loaded here so
+    // that the web app loads the Kubernetes client only when someone tests a cluster.
+    if (readable || options.kubeConfig) {
+      const { checkKubernetesCluster } = await import('./kubernetes-cluster');
+      checks.push(...(await checkKubernetesCluster(parsed.config, { kubeConfig: options.kubeConfig })));
     }
-    checks.push({ check: 'cluster', ok: true, detail: `not contacted from here: the worker creates Jobs in namespace ${parsed.config.namespace}` });
   }
   return { ok: checks.every((c) => c.ok), checks };
 }

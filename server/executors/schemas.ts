@@ -14,9 +14,24 @@ const ZEnvValues = z
   .record(ZEnvVarName, z.string().max(10_000))
   .refine((env) => Object.keys(env).length <= 200, 'at most 200 variables');
 
-/** Variable for the job -> name of the worker's environment variable that holds its value. */
+/**
+ * Pairwise's own secrets and settings. An executor that could name them would send the worker's
+ * database password or session key to a job or a remote server, so no executor may read them.
+ */
+export function isPairwiseSetting(name: string): boolean {
+  const upper = name.toUpperCase();
+  return upper === 'DATABASE_URL' || upper.startsWith('PAIRWISE_') || upper.startsWith('AUTH_') || upper.startsWith('NEXTAUTH_');
+}
+
+/** The name of a variable a secret is read from: never one of Pairwise's own. */
+export const ZSecretVarName = ZEnvVarName.refine(
+  (name) => !isPairwiseSetting(name),
+  'names one of Pairwise’s own settings (DATABASE_URL, AUTH_*, NEXTAUTH_*, PAIRWISE_*), which no executor may read: give the secret a variable of its own',
+);
+
+/** Variable for the job -> name of the variable that holds its value (the worker's; the Ray node's for Ray). */
 const ZSecretEnvRefs = z
-  .record(ZEnvVarName, ZEnvVarName)
+  .record(ZEnvVarName, ZSecretVarName)
   .refine((env) => Object.keys(env).length <= 100, 'at most 100 variables');
 
 const ZAbsolutePath = z
@@ -53,7 +68,7 @@ export const ZRayExecutorConfig = z.strictObject({
   /** The Ray dashboard / job server, e.g. http://ray-head:8265. */
   address: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://ray-head:8265' }),
   /** Header -> name of the worker's environment variable holding the whole value (e.g. "Bearer ..."). */
-  headers: z.record(ZHeaderName, ZEnvVarName).optional(),
+  headers: z.record(ZHeaderName, ZSecretVarName).optional(),
   /** Ray runtime_env fields (working_dir, pip, uv, conda, py_modules, env_vars, ...), passed as given. */
   runtimeEnv: z
     .looseObject({
@@ -62,6 +77,11 @@ export const ZRayExecutorConfig = z.strictObject({
       env_vars: ZEnvValues.optional(),
     })
     .optional(),
+  /**
+   * Job variable -> variable already set on the Ray node (by the cluster admin, e.g. KubeRay pod env
+   * from a Kubernetes Secret). Never read on the worker: Ray echoes runtime_env to anyone who can
+   * call GET /api/jobs/, so the values must not travel in the submission (see docs/executors.md).
+   */
   secretEnv: ZSecretEnvRefs.optional(),
   entrypointNumCpus: z.number().min(0).optional(),
   /** Bytes of memory reserved for the entrypoint. */
@@ -84,6 +104,15 @@ const ZToleration = z.strictObject({
   effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
   tolerationSeconds: z.number().int().optional(),
 });
+
+/** A Kubernetes resource quantity such as 16Gi, 512Mi or 1e9 (binary or decimal suffix, no sign). */
+const ZQuantity = z
+  .string()
+  .regex(/^([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$/, 'must be a Kubernetes quantity, e.g. "16Gi"')
+  .refine((q) => parseFloat(q) > 0, 'must be more than 0');
+
+/** The pod volume behind /dev/shm (a name admins' own volumes must not take). */
+export const shmVolumeName = 'pairwise-shm';
 
 export const ZKubernetesExecutorConfig = z
   .strictObject({
@@ -113,8 +142,14 @@ export const ZKubernetesExecutorConfig = z
     volumeMounts: z.array(z.looseObject({ name: ZDnsLabel, mountPath: z.string().min(1) })).max(50).optional(),
     /** Working directory in the container. */
     workingDir: z.string().min(1).optional(),
+    /**
+     * Size limit of the memory-backed /dev/shm every Job gets (a quantity, e.g. "16Gi"). Unset: no
+     * limit of its own; the pod's memory limit (or the node's allocatable memory) bounds it.
+     */
+    shmSizeLimit: ZQuantity.optional(),
   })
-  .refine((c) => !c.secretKeys || c.secretName, { message: 'secretKeys needs secretName', path: ['secretKeys'] });
+  .refine((c) => !c.secretKeys || c.secretName, { message: 'secretKeys needs secretName', path: ['secretKeys'] })
+  .refine((c) => !c.volumes?.some((v) => v.name === shmVolumeName), { message: `the volume name ${shmVolumeName} is Pairwise's (the Job's /dev/shm)`, path: ['volumes'] });
 export type TKubernetesExecutorConfig = z.infer<typeof ZKubernetesExecutorConfig>;
 
 export const executorConfigSchemas = {

@@ -6,11 +6,15 @@ import { readJsonBody, runFakeWorkload, type TFakeRequest, type TFakeWorkload } 
 /**
  * A Kubernetes API server stand-in for the paths the Job executor uses, over HTTP:
  * POST/GET/DELETE /apis/batch/v1/namespaces/{ns}/jobs[/{name}],
- * GET /api/v1/namespaces/{ns}/pods?labelSelector=..., GET /api/v1/namespaces/{ns}/pods/{name}/log.
+ * GET /api/v1/namespaces/{ns}/pods?labelSelector=..., GET /api/v1/namespaces/{ns}/pods/{name}/log,
+ * POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews.
  * Each Job gets one pod, whose container command really runs here as a local process with the
  * container's env (values, secretKeyRef and envFrom resolved from `secrets`); Job status, pod
  * phase, conditions and counts follow what the Job controller and kubelet report. Deleting a Job
  * with propagationPolicy Background deletes its pod, which ends the process (SIGTERM).
+ * Like the real server it refuses a pod spec whose volumes clash (422), a wrong bearer token when
+ * `token` is given (401), and what `forbidden` lists ("create jobs", "get pods/log": 403), which
+ * its access reviews report too.
  */
 
 type TObject = Record<string, unknown> & { metadata: Record<string, unknown> & { name: string; namespace: string; labels?: Record<string, string> } };
@@ -49,7 +53,27 @@ function matchesSelector(labels: Record<string, string> | undefined, selector: s
   });
 }
 
-export async function startFakeKubernetes(options: { secrets?: Record<string, Record<string, string>>; podStartMs?: number } = {}): Promise<TFakeKubernetes> {
+/** What the API server's validation says about a pod template's volumes, as in a 422 "... is invalid" Status; null when valid. */
+function volumeProblem(podSpec: { volumes?: { name?: string }[]; containers?: { volumeMounts?: { name?: string; mountPath?: string }[] }[] }): string | null {
+  const names = new Set<string>();
+  for (const [i, volume] of (podSpec.volumes ?? []).entries()) {
+    if (names.has(volume.name ?? '')) return `spec.template.spec.volumes[${i}].name: Duplicate value: "${volume.name}"`;
+    names.add(volume.name ?? '');
+  }
+  for (const [c, container] of (podSpec.containers ?? []).entries()) {
+    const paths = new Set<string>();
+    for (const [i, mount] of (container.volumeMounts ?? []).entries()) {
+      if (!names.has(mount.name ?? '')) return `spec.template.spec.containers[${c}].volumeMounts[${i}].name: Not found: "${mount.name}"`;
+      if (paths.has(mount.mountPath ?? '')) return `spec.template.spec.containers[${c}].volumeMounts[${i}].mountPath: Invalid value: "${mount.mountPath}": must be unique`;
+      paths.add(mount.mountPath ?? '');
+    }
+  }
+  return null;
+}
+
+export async function startFakeKubernetes(
+  options: { secrets?: Record<string, Record<string, string>>; podStartMs?: number; token?: string; forbidden?: string[] } = {},
+): Promise<TFakeKubernetes> {
   const podStartMs = options.podStartMs ?? 100;
   const secrets = options.secrets ?? {};
   const requests: TFakeRequest[] = [];
@@ -159,15 +183,31 @@ export async function startFakeKubernetes(options: { secrets?: Record<string, Re
       const url = new URL(req.url ?? '/', 'http://localhost');
       const body = await readJsonBody(req);
       requests.push({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body });
+      if (options.token !== undefined && req.headers.authorization !== `Bearer ${options.token}`) return json(res, 401, status(401, 'Unauthorized', 'Unauthorized'));
+      const isForbidden = (verb: string, resource: string) => (options.forbidden ?? []).includes(`${verb} ${resource}`);
+      const forbid = (verb: string, resource: string, group: string, namespace: string) =>
+        json(res, 403, status(403, 'Forbidden', `${resource.split('/')[0]} is forbidden: User "fake-user" cannot ${verb} resource "${resource}" in API group "${group}" in the namespace "${namespace}"`));
+
+      if (req.method === 'POST' && url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
+        const review = body as { spec?: { resourceAttributes?: { verb?: string; resource?: string; subresource?: string } } };
+        const attributes = review?.spec?.resourceAttributes ?? {};
+        const resource = attributes.subresource ? `${attributes.resource}/${attributes.subresource}` : String(attributes.resource);
+        const allowed = !isForbidden(String(attributes.verb), resource);
+        return json(res, 201, { ...review, status: { allowed, ...(allowed ? { reason: 'RBAC: allowed by fake role' } : {}) } });
+      }
 
       const jobsPath = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs(?:\/([^/]+))?$/.exec(url.pathname);
       if (jobsPath) {
         const namespace = decodeURIComponent(jobsPath[1]!);
         const name = jobsPath[2] ? decodeURIComponent(jobsPath[2]) : undefined;
+        const verb = req.method === 'POST' ? 'create' : req.method === 'DELETE' ? 'delete' : name ? 'get' : 'list';
+        if (isForbidden(verb, 'jobs')) return forbid(verb, 'jobs', 'batch', namespace);
         if (req.method === 'POST' && !name) {
           const object = body as TFakeJob['object'];
           const jobName = object?.metadata?.name;
           if (!jobName || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(jobName) || jobName.length > 63) return json(res, 422, status(422, 'Invalid', `Job.batch "${jobName}" is invalid: metadata.name`));
+          const invalid = volumeProblem(((object.spec as { template?: { spec?: Parameters<typeof volumeProblem>[0] } } | undefined)?.template?.spec ?? {}));
+          if (invalid) return json(res, 422, status(422, 'Invalid', `Job.batch "${jobName}" is invalid: ${invalid}`));
           const key = `${namespace}/${jobName}`;
           if (jobs.has(key)) return json(res, 409, status(409, 'AlreadyExists', `jobs.batch "${jobName}" already exists`));
           object.metadata = { ...object.metadata, namespace, uid: randomUUID(), creationTimestamp: now(), resourceVersion: String(++resourceVersion), generation: 1 };
@@ -194,6 +234,8 @@ export async function startFakeKubernetes(options: { secrets?: Record<string, Re
       const podsPath = /^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+)(\/log)?)?$/.exec(url.pathname);
       if (podsPath && req.method === 'GET') {
         const namespace = decodeURIComponent(podsPath[1]!);
+        const [verb, resource] = !podsPath[2] ? ['list', 'pods'] : podsPath[3] ? ['get', 'pods/log'] : ['get', 'pods'];
+        if (isForbidden(verb, resource)) return forbid(verb, resource, '', namespace);
         const allPods = [...jobs.values()].flatMap((j) => j.pods).filter((p) => p.object.metadata.namespace === namespace);
         if (!podsPath[2]) {
           const items = allPods.filter((p) => matchesSelector(p.object.metadata.labels, url.searchParams.get('labelSelector'))).map((p) => p.object);

@@ -9,8 +9,11 @@ import type { AddressInfo } from 'node:net';
  * GET /api/jobs/{id}, GET /api/jobs/{id}/logs, POST /api/jobs/{id}/stop, GET /api/version).
  * Entrypoints really run, as `sh -c <entrypoint>` on this machine with runtime_env.env_vars as
  * their environment (plus PATH and HOME), so shell quoting, environment and exit codes are
- * exercised end to end; a job stays PENDING for `pendingMs` first. Answers follow Ray's shapes:
- * a duplicate submission_id is a 400 whose text says "already exists", times are milliseconds.
+ * exercised end to end; a job stays PENDING for `pendingMs` first. `nodeEnv` is the Ray node's own
+ * environment (what a cluster admin sets, e.g. KubeRay pod env), under runtime_env.env_vars as in
+ * Ray's job supervisor. Answers follow Ray 2.x: a repeated submission_id is an HTTP 500 whose text
+ * is the head's traceback around the job agent's 400 "Job with submission_id ... already exists";
+ * times are milliseconds.
  */
 
 export interface TFakeRequest {
@@ -101,12 +104,35 @@ export interface TFakeRay {
   address: string;
   requests: TFakeRequest[];
   jobs: Map<string, TFakeRayJob>;
+  /** While set, every POST /api/jobs/ fails with HTTP 500 and this text, as the head does when it cannot reach a job agent. */
+  submitFailure: string | undefined;
   /** How many processes were started for a submission id. */
   starts(submissionId: string): number;
   close(): Promise<void>;
 }
 
-export async function startFakeRay(options: { pendingMs?: number; requiredHeaders?: Record<string, string> } = {}): Promise<TFakeRay> {
+/** What a Ray 2.x head answers (HTTP 500) to a repeated submission_id: its traceback around the job agent's 400. */
+export function rayDuplicateSubmissionText(id: string): string {
+  return [
+    'Traceback (most recent call last):',
+    '  File "/home/ray/anaconda3/lib/python3.11/site-packages/ray/dashboard/modules/job/job_head.py", line 407, in submit_job',
+    '    resp = await job_agent_client.submit_job_internal(submit_request)',
+    '  File "/home/ray/anaconda3/lib/python3.11/site-packages/ray/dashboard/modules/job/job_head.py", line 144, in submit_job_internal',
+    '    await self._raise_error(resp)',
+    '  File "/home/ray/anaconda3/lib/python3.11/site-packages/ray/dashboard/modules/job/job_head.py", line 130, in _raise_error',
+    '    raise RuntimeError(',
+    'RuntimeError: Request failed with status code 400: Traceback (most recent call last):',
+    '  File "/home/ray/anaconda3/lib/python3.11/site-packages/ray/dashboard/modules/job/job_agent.py", line 45, in submit_job',
+    '    submission_id = await self.get_job_manager().submit_job(',
+    '  File "/home/ray/anaconda3/lib/python3.11/site-packages/ray/dashboard/modules/job/job_manager.py", line 555, in submit_job',
+    '    raise ValueError(',
+    `ValueError: Job with submission_id ${id} already exists. Please use a different submission_id.`,
+    '.',
+    '',
+  ].join('\n');
+}
+
+export async function startFakeRay(options: { pendingMs?: number; requiredHeaders?: Record<string, string>; nodeEnv?: Record<string, string> } = {}): Promise<TFakeRay> {
   const pendingMs = options.pendingMs ?? 100;
   const requests: TFakeRequest[] = [];
   const jobs = new Map<string, TFakeRayJob>();
@@ -149,7 +175,7 @@ export async function startFakeRay(options: { pendingMs?: number; requiredHeader
     const envVars = (job.runtime_env.env_vars ?? {}) as Record<string, string>;
     const workingDir = typeof job.runtime_env.working_dir === 'string' && fs.existsSync(job.runtime_env.working_dir) ? job.runtime_env.working_dir : undefined;
     startCounts.set(job.submission_id, (startCounts.get(job.submission_id) ?? 0) + 1);
-    job.workload = runFakeWorkload(['/bin/sh', '-c', job.entrypoint], envVars, workingDir);
+    job.workload = runFakeWorkload(['/bin/sh', '-c', job.entrypoint], { ...(options.nodeEnv ?? {}), ...envVars }, workingDir);
     job.status = 'RUNNING';
     job.message = 'Job is currently running.';
     void job.workload.exited.then((code) => {
@@ -182,10 +208,9 @@ export async function startFakeRay(options: { pendingMs?: number; requiredHeader
       if (req.method === 'POST' && (path === '/api/jobs/' || path === '/api/jobs')) {
         const submit = (body ?? {}) as Record<string, unknown>;
         if (typeof submit.entrypoint !== 'string') return text(res, 400, 'TypeError: entrypoint must be a string');
+        if (fake.submitFailure !== undefined) return text(res, 500, fake.submitFailure);
         const id = typeof submit.submission_id === 'string' ? submit.submission_id : `raysubmit_${randomBytes(8).toString('hex')}`;
-        if (jobs.has(id)) {
-          return text(res, 400, `Traceback (most recent call last):\n  File "job_head.py", line 1, in submit_job\nValueError: Job with submission_id ${id} already exists. Please use a different submission_id.\n`);
-        }
+        if (jobs.has(id)) return text(res, 500, rayDuplicateSubmissionText(id));
         const job: TFakeRayJob = {
           submission_id: id,
           entrypoint: submit.entrypoint,
@@ -232,10 +257,11 @@ export async function startFakeRay(options: { pendingMs?: number; requiredHeader
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 
-  return {
+  const fake: TFakeRay = {
     address: `http://127.0.0.1:${port}`,
     requests,
     jobs,
+    submitFailure: undefined,
     starts: (id) => startCounts.get(id) ?? 0,
     async close() {
       for (const timer of timers) clearTimeout(timer);
@@ -244,4 +270,5 @@ export async function startFakeRay(options: { pendingMs?: number; requiredHeader
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  return fake;
 }

@@ -17,15 +17,17 @@ import { runCli } from '../helpers/cli';
 import { setupTestDatabase } from '../helpers/db';
 import { callerFor, makeUser } from '../helpers/factories';
 import { startFakeKubernetes, type TFakeKubernetes } from '../helpers/fake-kubernetes';
-import { startFakeRay, type TFakeRay } from '../helpers/fake-ray';
+import { rayDuplicateSubmissionText, startFakeRay, type TFakeRay } from '../helpers/fake-ray';
 import { startFakeS3, type TFakeS3 } from '../helpers/fake-s3';
 
 const fakeTrainer = path.join(repoRoot, 'tests/fixtures/fake-trainer.mjs');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pairwise-executors-'));
 
-// Secrets reach jobs only through references to the worker's environment.
-process.env.PAIRWISE_TEST_HF_TOKEN = 'hf-secret-from-worker-env';
-process.env.PAIRWISE_TEST_RAY_AUTH = 'Bearer ray-secret';
+// Secrets reach jobs only through references: to the worker's environment (local, Ray headers),
+// to the Ray node's (Ray secretEnv), to a Kubernetes Secret. TEST_HF_TOKEN is set on the worker and
+// on the fake Ray node with different values, so a Ray job that got the worker's would show it.
+process.env.TEST_HF_TOKEN = 'hf-secret-from-worker-env';
+process.env.TEST_RAY_AUTH = 'Bearer ray-secret';
 process.env.PAIRWISE_TEST_NOT_FOR_JOBS = 'worker-only';
 // The S3 store's SDK reads these; set before any client exists.
 process.env.AWS_ACCESS_KEY_ID = 'AKIAFAKEFAKEFAKE';
@@ -212,7 +214,7 @@ const localConfig = {
   stateDir: path.join(tmp, 'local-state'),
   gpus: ['0', '1'],
   env: { HF_HUB_OFFLINE: '1' },
-  secretEnv: { HF_TOKEN: 'PAIRWISE_TEST_HF_TOKEN' },
+  secretEnv: { HF_TOKEN: 'TEST_HF_TOKEN' },
   killGraceSeconds: 2,
 };
 
@@ -224,15 +226,15 @@ executorContract('local', async () => ({
 let ray: TFakeRay;
 const rayConfig = () => ({
   address: ray.address,
-  headers: { Authorization: 'PAIRWISE_TEST_RAY_AUTH' },
+  headers: { Authorization: 'TEST_RAY_AUTH' },
   runtimeEnv: { working_dir: tmp, env_vars: { HF_HUB_OFFLINE: '1' } },
-  secretEnv: { HF_TOKEN: 'PAIRWISE_TEST_HF_TOKEN' },
+  secretEnv: { HF_TOKEN: 'TEST_HF_TOKEN' },
   entrypointNumCpus: 4,
 });
 
 executorContract('ray', async () => {
-  ray = await startFakeRay({ requiredHeaders: { authorization: 'Bearer ray-secret' } });
-  return { executor: () => executorFor({ id: 2, kind: 'ray', config: rayConfig() }, { store }), expectedToken: 'hf-secret-from-worker-env' };
+  ray = await startFakeRay({ requiredHeaders: { authorization: 'Bearer ray-secret' }, nodeEnv: { TEST_HF_TOKEN: 'hf-secret-from-ray-node' } });
+  return { executor: () => executorFor({ id: 2, kind: 'ray', config: rayConfig() }, { store }), expectedToken: 'hf-secret-from-ray-node' };
 });
 
 let kube: TFakeKubernetes;
@@ -271,7 +273,8 @@ afterAll(async () => {
 });
 
 describe('Ray executor requests', () => {
-  it('posts the documented submit payload, with auth and secrets from environment variable references', async () => {
+  const ut = () => executorFor({ id: 2, kind: 'ray', config: rayConfig() }, { store });
+  it('posts the documented submit payload, with auth from the worker and secrets only as references to the Ray node', async () => {
     const executor = executorFor({ id: 2, kind: 'ray', config: rayConfig() }, { store });
     const job = trainerJob({ gpus: 2 });
     const { externalId } = await executor.submit(job);
@@ -279,9 +282,9 @@ describe('Ray executor requests', () => {
     const posts = ray.requests.filter((r) => r.method === 'POST' && r.path === '/api/jobs/' && (r.body as { submission_id?: string }).submission_id === externalId);
     expect(posts).toHaveLength(2);
     expect(posts[0]!.body).toEqual({
-      entrypoint: shellQuote(job.command),
+      entrypoint: `export HF_TOKEN="\${TEST_HF_TOKEN:?is not set on the Ray node (secretEnv.HF_TOKEN)}" && ${shellQuote(job.command)}`,
       submission_id: `pairwise-run-${job.runId}-0`,
-      runtime_env: { working_dir: tmp, env_vars: { HF_HUB_OFFLINE: '1', FAKE_TRAINER_STEP_MS: '50', HF_TOKEN: 'hf-secret-from-worker-env' } },
+      runtime_env: { working_dir: tmp, env_vars: { HF_HUB_OFFLINE: '1', FAKE_TRAINER_STEP_MS: '50' } },
       entrypoint_num_gpus: 2,
       entrypoint_num_cpus: 4,
       metadata: { pairwise_run: String(job.runId), pairwise_attempt: '0' },
@@ -295,9 +298,9 @@ describe('Ray executor requests', () => {
   });
 
   it('refuses to submit when a referenced variable is not set, before any request', async () => {
-    const executor = executorFor({ id: 2, kind: 'ray', config: { ...rayConfig(), headers: { Authorization: 'PAIRWISE_TEST_UNSET_VARIABLE' } } }, { store });
+    const executor = executorFor({ id: 2, kind: 'ray', config: { ...rayConfig(), headers: { Authorization: 'TEST_UNSET_VARIABLE' } } }, { store });
     const before = ray.requests.length;
-    await expect(executor.submit(trainerJob())).rejects.toThrow(/PAIRWISE_TEST_UNSET_VARIABLE is not set/);
+    await expect(executor.submit(trainerJob())).rejects.toThrow(/TEST_UNSET_VARIABLE is not set/);
     expect(ray.requests.length).toBe(before);
   });
 
@@ -306,6 +309,89 @@ describe('Ray executor requests', () => {
     await executor.cancel('pairwise-run-999999-0');
     expect(ray.requests.at(-1)).toMatchObject({ method: 'POST', path: '/api/jobs/pairwise-run-999999-0/stop' });
     expect(await executor.status('pairwise-run-999999-0')).toMatchObject({ state: 'failed' });
+  });
+
+  it('a repeated submission_id is an HTTP 500, as on a real Ray head, and a resubmit still returns the job, started once', async () => {
+    const executor = executorFor({ id: 2, kind: 'ray', config: rayConfig() }, { store });
+    const job = trainerJob();
+    const { externalId } = await executor.submit(job);
+    const again = await fetch(`${ray.address}/api/jobs/`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer ray-secret', 'content-type': 'application/json' },
+      body: JSON.stringify({ entrypoint: 'true', submission_id: externalId }),
+    });
+    expect(again.status).toBe(500);
+    expect(await again.text()).toMatch(/RuntimeError: Request failed with status code 400[\s\S]*ValueError: Job with submission_id pairwise-run-\d+-0 already exists/);
+
+    const before = ray.requests.length;
+    expect(await ut().submit(job)).toEqual({ externalId });
+    // The refused POST, then the look-up that found this attempt's job.
+    expect(ray.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual(['POST /api/jobs/', `GET /api/jobs/${externalId}`]);
+    expect((await waitForStatus(executor, externalId, terminal)).state).toBe('succeeded');
+    expect(ray.starts(externalId)).toBe(1);
+  });
+
+  it('a job under our submission id that another run or attempt submitted is a conflict', async () => {
+    const job = trainerJob();
+    const { externalId } = await ut().submit(job);
+    const existing = ray.jobs.get(externalId)!;
+    existing.metadata = { pairwise_run: String(job.runId), pairwise_attempt: '7' };
+    await expect(ut().submit(job)).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('attempt 7') as string });
+    existing.metadata = {};
+    await expect(ut().submit(job)).rejects.toMatchObject({ code: 'CONFLICT' });
+    await ut().cancel(externalId);
+  });
+
+  it('any other refusal still fails the submit with the head’s message', async () => {
+    ray.submitFailure = 'No available agent to submit job, please try again later.';
+    try {
+      await expect(ut().submit(trainerJob())).rejects.toThrow('Ray POST /api/jobs/ answered HTTP 500: No available agent to submit job, please try again later.');
+      // From a wrapped traceback, the error line (Ray ends the wrapped text with a line holding only ".").
+      ray.submitFailure = rayDuplicateSubmissionText('pairwise-run-1-0');
+      await expect(ut().submit(trainerJob())).rejects.toThrow(/HTTP 500: ValueError: Job with submission_id pairwise-run-1-0 already exists\. Please use a different submission_id\.$/);
+    } finally {
+      ray.submitFailure = undefined;
+    }
+  });
+
+  it('an answer lost after the head accepted the job is not a failure: the job is found and not started twice', async () => {
+    let dropped = 0;
+    // The head gets the POST and creates the job; the worker only sees the connection break.
+    const flaky: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (init?.method === 'POST' && String(input).endsWith('/api/jobs/') && dropped++ === 0) throw new TypeError('fetch failed (socket hang up)');
+      return response;
+    };
+    const executor = executorFor({ id: 2, kind: 'ray', config: rayConfig() }, { store, fetch: flaky });
+    const job = trainerJob();
+    const { externalId } = await executor.submit(job);
+    expect(dropped).toBe(1);
+    expect((await waitForStatus(executor, externalId, terminal)).state).toBe('succeeded');
+    expect(ray.starts(externalId)).toBe(1);
+    // Nothing there: the network error itself is reported.
+    const down = executorFor({ id: 2, kind: 'ray', config: { ...rayConfig(), address: 'http://127.0.0.1:9' } }, { store });
+    await expect(down.submit(trainerJob())).rejects.toThrow(/unreachable \(POST \/api\/jobs\/\)/);
+  });
+
+  it('no secret value is in any submission: the job reads it on the Ray node, and fails naming a variable the node lacks', async () => {
+    const executor = ut();
+    const { externalId } = await executor.submit(echoJob([], {}));
+    expect((await waitForStatus(executor, externalId, terminal)).state).toBe('succeeded');
+    expect(await executor.logs(externalId)).toContain('"token":"hf-secret-from-ray-node"');
+    const sent = JSON.stringify(ray.requests.map((r) => r.body));
+    expect(sent).not.toContain('hf-secret-from-worker-env');
+    expect(sent).not.toContain('hf-secret-from-ray-node');
+    expect(sent).not.toContain('ray-secret');
+    // What GET /api/jobs/ shows anyone: the entrypoint and runtime_env, with the variable's name only.
+    const shown = await (await fetch(`${ray.address}/api/jobs/${externalId}`, { headers: { authorization: 'Bearer ray-secret' } })).text();
+    expect(shown).toContain('TEST_HF_TOKEN');
+    expect(shown).not.toContain('hf-secret');
+
+    const missing = executorFor({ id: 2, kind: 'ray', config: { ...rayConfig(), secretEnv: { HF_TOKEN: 'NOT_ON_THE_NODE' } } }, { store });
+    const failing = await missing.submit(echoJob([], {}));
+    const failed = await waitForStatus(missing, failing.externalId, terminal);
+    expect(failed.state).toBe('failed');
+    expect(failed.message).toContain('NOT_ON_THE_NODE: is not set on the Ray node (secretEnv.HF_TOKEN)');
   });
 });
 
@@ -336,6 +422,9 @@ describe('Kubernetes executor requests', () => {
     expect(container.image).toBe(kubernetesConfig.image);
     expect(container.command).toEqual(job.command);
     expect(container.resources).toEqual({ limits: { 'nvidia.com/gpu': '2' }, requests: { cpu: '8', memory: '64Gi' } });
+    // A memory-backed /dev/shm, not the runtime's 64 MiB: NCCL and DataLoader workers need more.
+    expect(pod.volumes).toEqual([{ name: 'pairwise-shm', emptyDir: { medium: 'Memory' } }]);
+    expect(container.volumeMounts).toEqual([{ name: 'pairwise-shm', mountPath: '/dev/shm' }]);
     expect(container.env).toEqual([
       { name: 'HF_HUB_OFFLINE', value: '1' },
       { name: 'FAKE_TRAINER_STEP_MS', value: '50' },
@@ -370,6 +459,24 @@ describe('Kubernetes executor requests', () => {
     expect(failed.message).toContain('exit code 1');
   });
 
+  it('sizes /dev/shm with shmSizeLimit beside the configured volumes, and keeps an admin’s own /dev/shm', async () => {
+    const cacheVolume = { name: 'hf-cache', persistentVolumeClaim: { claimName: 'hf-cache' } };
+    const cacheMount = { name: 'hf-cache', mountPath: '/root/.cache/huggingface' };
+    const sized = executorFor({ id: 3, kind: 'kubernetes', config: { ...kubernetesConfig, shmSizeLimit: '16Gi', volumes: [cacheVolume], volumeMounts: [cacheMount] } }, { store, kubeConfig: kubeConfig() });
+    const first = await sized.submit(trainerJob({ gpus: 8 }));
+    type TPodSpec = { volumes: unknown[]; containers: { volumeMounts: unknown[] }[] };
+    const podOf = (name: string) => (kube.jobs.get(`training/${name}`)!.object.spec as { template: { spec: TPodSpec } }).template.spec;
+    expect(podOf(first.externalId).volumes).toEqual([cacheVolume, { name: 'pairwise-shm', emptyDir: { medium: 'Memory', sizeLimit: '16Gi' } }]);
+    expect(podOf(first.externalId).containers[0]!.volumeMounts).toEqual([cacheMount, { name: 'pairwise-shm', mountPath: '/dev/shm' }]);
+    expect((await waitForStatus(sized, first.externalId, terminal)).state).toBe('succeeded');
+
+    const ownShm = { name: 'big-shm', emptyDir: { medium: 'Memory', sizeLimit: '64Gi' } };
+    const own = executorFor({ id: 3, kind: 'kubernetes', config: { ...kubernetesConfig, volumes: [ownShm], volumeMounts: [{ name: 'big-shm', mountPath: '/dev/shm' }] } }, { store, kubeConfig: kubeConfig() });
+    const second = await own.submit(trainerJob());
+    expect(podOf(second.externalId).volumes).toEqual([ownShm]);
+    expect((await waitForStatus(own, second.externalId, terminal)).state).toBe('succeeded');
+  });
+
   it('a Job name taken by another run is a conflict, not success', async () => {
     const executor = executorFor({ id: 3, kind: 'kubernetes', config: kubernetesConfig }, { store, kubeConfig: kubeConfig() });
     const job = trainerJob();
@@ -378,6 +485,60 @@ describe('Kubernetes executor requests', () => {
     other.object.metadata.labels = { 'pairwise.dev/run': '424242' };
     await expect(executor.submit(job)).rejects.toThrow(/not run \d+'s/);
     await executor.cancel(externalId);
+  });
+});
+
+describe('jobs on an S3-compatible artifact store', () => {
+  // What the job's `aws s3 cp`, boto3 and s3fs read, and the worker's credentials, which must stay out.
+  const awsNames = ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'];
+  const awsJob = (): TExecutorJob => {
+    const runId = nextRunId++;
+    const script = `console.log("aws:" + JSON.stringify(Object.fromEntries(${JSON.stringify(awsNames)}.map((n) => [n, process.env[n] ?? null]))))`;
+    return { runId, attempt: 0, command: [process.execPath, '-e', script], env: {}, gpus: 0, artifactPrefix: `runs/${runId}/` };
+  };
+  const seenBy = async (executor: TExecutor, job: TExecutorJob) => {
+    const { externalId } = await executor.submit(job);
+    expect((await waitForStatus(executor, externalId, terminal)).state).toBe('succeeded');
+    const line = (await executor.logs(externalId)).split('\n').find((l) => l.startsWith('aws:'))!;
+    return JSON.parse(line.slice('aws:'.length)) as Record<string, string | null>;
+  };
+
+  it('every executor gives the job the store’s endpoint and region, never the worker’s credentials', async () => {
+    const s3: TFakeS3 = await startFakeS3();
+    try {
+      const s3Store = s3ArtifactStore({ bucket: s3.bucket, endpoint: s3.endpoint, region: 'eu-central-1' });
+      const expected = { AWS_ENDPOINT_URL: s3.endpoint, AWS_ENDPOINT_URL_S3: s3.endpoint, AWS_REGION: 'eu-central-1', AWS_DEFAULT_REGION: 'eu-central-1', AWS_ACCESS_KEY_ID: null, AWS_SECRET_ACCESS_KEY: null };
+
+      const local = executorFor({ id: 1, kind: 'local', config: { ...localConfig, stateDir: path.join(tmp, 'local-s3-env-state') } }, { store: s3Store });
+      expect(await seenBy(local, awsJob())).toEqual(expected);
+
+      const rayExecutor = executorFor({ id: 2, kind: 'ray', config: rayConfig() }, { store: s3Store });
+      const rayJob = awsJob();
+      expect(await seenBy(rayExecutor, rayJob)).toEqual(expected);
+      const post = ray.requests.find((r) => r.method === 'POST' && r.path === '/api/jobs/' && (r.body as { submission_id?: string }).submission_id === `pairwise-run-${rayJob.runId}-0`)!;
+      expect((post.body as { runtime_env: { env_vars: Record<string, string> } }).runtime_env.env_vars).toMatchObject({ AWS_ENDPOINT_URL: s3.endpoint, AWS_REGION: 'eu-central-1', HF_HUB_OFFLINE: '1' });
+
+      const kubernetes = executorFor({ id: 3, kind: 'kubernetes', config: kubernetesConfig }, { store: s3Store, kubeConfig: kubeConfig() });
+      const kubeJob = awsJob();
+      expect(await seenBy(kubernetes, kubeJob)).toEqual(expected);
+      const container = (kube.jobs.get(`training/pairwise-run-${kubeJob.runId}-0`)!.object.spec as { template: { spec: { containers: { env: unknown[] }[] } } }).template.spec.containers[0]!;
+      expect(container.env).toContainEqual({ name: 'AWS_ENDPOINT_URL_S3', value: s3.endpoint });
+
+      const sent = JSON.stringify([...ray.requests, ...kube.requests].map((r) => r.body));
+      expect(sent).not.toContain(process.env.AWS_SECRET_ACCESS_KEY!);
+      expect(sent).not.toContain(process.env.AWS_ACCESS_KEY_ID!);
+    } finally {
+      await s3.close();
+    }
+  });
+
+  it('the executor’s own variables win (the cluster may reach the store at another address), and a local store adds nothing', async () => {
+    const s3Store = s3ArtifactStore({ bucket: 'b', endpoint: 'http://127.0.0.1:9000' });
+    const inCluster = executorFor({ id: 3, kind: 'kubernetes', config: { ...kubernetesConfig, env: { AWS_ENDPOINT_URL: 'http://minio.storage.svc:9000' } } }, { store: s3Store, kubeConfig: kubeConfig() });
+    const seen = await seenBy(inCluster, awsJob());
+    expect(seen).toMatchObject({ AWS_ENDPOINT_URL: 'http://minio.storage.svc:9000', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9000', AWS_REGION: 'us-east-1' });
+    const plain = executorFor({ id: 3, kind: 'kubernetes', config: kubernetesConfig }, { store, kubeConfig: kubeConfig() });
+    expect(await seenBy(plain, awsJob())).toMatchObject({ AWS_ENDPOINT_URL: null, AWS_REGION: null });
   });
 });
 
@@ -490,11 +651,12 @@ describe('executor administration', () => {
     const annotator = await makeUser(db.current.handle, 'annotator');
     const caller = callerFor(db.current.handle, db.current.url, admin);
 
-    const local = await caller.executors.create({ name: 'gpu-box', kind: 'local', config: { gpus: ['0', '1'], secretEnv: { HF_TOKEN: 'PAIRWISE_TEST_HF_TOKEN' } } });
-    expect(local).toMatchObject({ name: 'gpu-box', kind: 'local', enabled: true, secretEnv: ['PAIRWISE_TEST_HF_TOKEN'], missingEnv: [] });
-    const rayExecutor = await caller.executors.create({ name: 'ray-prod', kind: 'ray', config: { address: ray.address, headers: { Authorization: 'PAIRWISE_TEST_RAY_AUTH' }, secretEnv: { WANDB_API_KEY: 'PAIRWISE_TEST_MISSING_TOKEN' } } });
-    expect(rayExecutor.secretEnv).toEqual(['PAIRWISE_TEST_MISSING_TOKEN', 'PAIRWISE_TEST_RAY_AUTH']);
-    expect(rayExecutor.missingEnv).toEqual(['PAIRWISE_TEST_MISSING_TOKEN']);
+    const local = await caller.executors.create({ name: 'gpu-box', kind: 'local', config: { gpus: ['0', '1'], secretEnv: { HF_TOKEN: 'TEST_HF_TOKEN', WANDB_API_KEY: 'TEST_MISSING_TOKEN' } } });
+    expect(local).toMatchObject({ name: 'gpu-box', kind: 'local', enabled: true, secretEnv: ['TEST_HF_TOKEN', 'TEST_MISSING_TOKEN'], missingEnv: ['TEST_MISSING_TOKEN'] });
+    // Ray's secretEnv names variables of the Ray node: not the worker's business, so not listed.
+    const rayExecutor = await caller.executors.create({ name: 'ray-prod', kind: 'ray', config: { address: ray.address, headers: { Authorization: 'TEST_RAY_AUTH', 'X-Extra': 'TEST_MISSING_TOKEN' }, secretEnv: { WANDB_API_KEY: 'WANDB_KEY_ON_NODE' } } });
+    expect(rayExecutor.secretEnv).toEqual(['TEST_MISSING_TOKEN', 'TEST_RAY_AUTH']);
+    expect(rayExecutor.missingEnv).toEqual(['TEST_MISSING_TOKEN']);
     await caller.executors.create({ name: 'k8s', kind: 'kubernetes', config: { namespace: 'training', image: 'trl:1', secretName: 'hf', secretKeys: { HF_TOKEN: 'token' } } });
     expect((await caller.executors.list()).map((e) => e.name)).toEqual(['gpu-box', 'k8s', 'ray-prod']);
 
@@ -513,7 +675,7 @@ describe('executor administration', () => {
 
     const check = await caller.executors.testConnection({ id: rayExecutor.id });
     expect(check.ok).toBe(false);
-    expect(check.checks.find((c) => c.check === '$PAIRWISE_TEST_MISSING_TOKEN')).toMatchObject({ ok: false });
+    expect(check.checks.find((c) => c.check === '$TEST_MISSING_TOKEN')).toMatchObject({ ok: false });
     expect(check.checks.find((c) => c.check === 'job server')).toMatchObject({ ok: true, detail: expect.stringContaining('Ray 2.99.0-fake') as string });
 
     const [run] = await db.current.handle.db.insert(runs).values({ kind: 'dpo', spec: {}, status: 'running', executorId: local.id }).returning();
@@ -526,10 +688,80 @@ describe('executor administration', () => {
     expect(() => executorFor(row!, { store })).not.toThrow();
   });
 
+  it('refuses references to Pairwise’s own settings (secrets, headers), naming the field, also in stored configs', async () => {
+    const admin = await makeUser(db.current.handle, 'admin');
+    const caller = callerFor(db.current.handle, db.current.url, admin);
+    const refused = { code: 'BAD_REQUEST', message: expect.stringMatching(/Pairwise’s own settings/) as string };
+    await expect(caller.executors.create({ name: 'leaky', kind: 'local', config: { secretEnv: { HF_TOKEN: 'DATABASE_URL' } } })).rejects.toMatchObject({ ...refused, message: expect.stringMatching(/secretEnv[\s\S]*HF_TOKEN/) as string });
+    await expect(caller.executors.create({ name: 'leaky', kind: 'ray', config: { address: 'http://ray:8265', headers: { Authorization: 'AUTH_SECRET' } } })).rejects.toMatchObject({ ...refused, message: expect.stringMatching(/headers[\s\S]*Authorization/) as string });
+    for (const name of ['PAIRWISE_S3_BUCKET', 'NEXTAUTH_SECRET', 'AUTH_GITHUB_SECRET', 'pairwise_anything']) {
+      await expect(caller.executors.create({ name: 'leaky', kind: 'ray', config: { address: 'http://ray:8265', secretEnv: { X: name } } })).rejects.toMatchObject(refused);
+    }
+    const ok = await caller.executors.create({ name: 'fine', kind: 'local', config: { secretEnv: { HF_TOKEN: 'HF_TOKEN' } } });
+    await expect(caller.executors.update({ id: ok.id, config: { secretEnv: { HF_TOKEN: 'PAIRWISE_HF_TOKEN' } } })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+      message: expect.stringContaining('config.secretEnv.HF_TOKEN: names one of Pairwise’s own settings') as string,
+    });
+    // A row written before the rule: the worker refuses to build it rather than read the variable.
+    expect(() => executorFor({ id: ok.id, kind: 'local', config: { secretEnv: { LEAK: 'DATABASE_URL' } } }, { store })).toThrow(/config\.secretEnv\.LEAK/);
+  });
+
+  it('the Kubernetes connection test contacts the API server and reports what it said', async () => {
+    const admin = await makeUser(db.current.handle, 'admin');
+    const caller = callerFor(db.current.handle, db.current.url, admin);
+    const cluster = await startFakeKubernetes({ token: 'good-token', forbidden: ['delete jobs', 'get pods/log'] });
+    try {
+      const kubeconfigFile = (name: string, server: string, token: string) => {
+        const file = path.join(tmp, `${name}.kubeconfig`);
+        const config = {
+          apiVersion: 'v1',
+          kind: 'Config',
+          // Plain http needs this with @kubernetes/client-node, as for the fake in the other tests.
+          clusters: [{ name: 'c', cluster: { server, 'insecure-skip-tls-verify': true } }],
+          users: [{ name: 'u', user: { token } }],
+          contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+          'current-context': 'c',
+        };
+        fs.writeFileSync(file, JSON.stringify(config));
+        return file;
+      };
+      const test = async (name: string, kubeconfig: string) => {
+        const created = await caller.executors.create({ name, kind: 'kubernetes', config: { namespace: 'training', image: 'trl:1', kubeconfig } });
+        return caller.executors.testConnection({ id: created.id });
+      };
+
+      const limited = await test('k8s-limited', kubeconfigFile('limited', cluster.server, 'good-token'));
+      expect(limited.ok).toBe(false);
+      expect(limited.checks.find((c) => c.check === 'cluster')).toMatchObject({ ok: true, detail: expect.stringContaining(cluster.server) as string });
+      expect(limited.checks.find((c) => c.check === 'permissions')).toMatchObject({ ok: false, detail: 'not allowed in namespace training: delete jobs, get pods/log' });
+      expect(cluster.requests.some((r) => r.method === 'GET' && r.path === '/api/v1/namespaces/training/pods')).toBe(true);
+      const reviews = cluster.requests.filter((r) => r.path === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews');
+      expect(reviews.map((r) => (r.body as { spec: { resourceAttributes: { verb: string; resource: string } } }).spec.resourceAttributes)).toContainEqual({ namespace: 'training', verb: 'create', group: 'batch', resource: 'jobs' });
+
+      const wrongToken = await test('k8s-wrong-token', kubeconfigFile('wrong', cluster.server, 'stale-token'));
+      expect(wrongToken.ok).toBe(false);
+      expect(wrongToken.checks.find((c) => c.check === 'cluster')).toMatchObject({ ok: false, detail: `${cluster.server}: HTTP 401: Unauthorized` });
+
+      const unreachable = await test('k8s-down', kubeconfigFile('down', 'http://127.0.0.1:9', 'good-token'));
+      expect(unreachable.checks.find((c) => c.check === 'cluster')).toMatchObject({ ok: false, detail: expect.stringMatching(/^http:\/\/127\.0\.0\.1:9: .*ECONNREFUSED/) as string });
+
+      const full = await startFakeKubernetes({ token: 'good-token' });
+      try {
+        const allowed = await test('k8s-ok', kubeconfigFile('ok', full.server, 'good-token'));
+        expect(allowed).toMatchObject({ ok: true });
+        expect(allowed.checks.map((c) => c.check)).toEqual(['kubeconfig', 'cluster', 'permissions']);
+      } finally {
+        await full.close();
+      }
+    } finally {
+      await cluster.close();
+    }
+  });
+
   it('CLI: executor add and executor list', async () => {
     const env = { ...process.env, DATABASE_URL: db.current.url };
     const [added, bad] = await Promise.all([
-      runCli(['executor', 'add', '--name', 'cli-ray', '--kind', 'ray', '--config', JSON.stringify({ address: 'http://ray-head:8265', secretEnv: { HF_TOKEN: 'PAIRWISE_TEST_HF_TOKEN' } })], { env }),
+      runCli(['executor', 'add', '--name', 'cli-ray', '--kind', 'ray', '--config', JSON.stringify({ address: 'http://ray-head:8265', secretEnv: { HF_TOKEN: 'TEST_HF_TOKEN' } })], { env }),
       runCli(['executor', 'add', '--name', 'cli-bad', '--kind', 'kubernetes', '--config', '{"namespace": "x"}'], { env }),
     ]);
     expect(added.stderr).toBe('');
@@ -539,6 +771,6 @@ describe('executor administration', () => {
     expect(bad.stderr).toContain('config.image');
     const listed = await runCli(['executor', 'list'], { env });
     expect(listed.code).toBe(0);
-    expect(listed.stdout).toContain('cli-ray\tray\tenabled\t{"address":"http://ray-head:8265","secretEnv":{"HF_TOKEN":"PAIRWISE_TEST_HF_TOKEN"}}');
+    expect(listed.stdout).toContain('cli-ray\tray\tenabled\t{"address":"http://ray-head:8265","secretEnv":{"HF_TOKEN":"TEST_HF_TOKEN"}}');
   });
 });

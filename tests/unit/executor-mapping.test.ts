@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseExecutorConfig, referencedEnv } from '@/server/executors/executors';
+import { isPairwiseSetting } from '@/server/executors/schemas';
 import { assertValidJob, jobName, resolveSecretEnv, shellQuote, tailText } from '@/workers/executors/common';
 import { kubernetesJobBody, kubernetesStatus } from '@/workers/executors/kubernetes';
-import { rayStatus } from '@/workers/executors/ray';
+import { rayEntrypoint, rayStatus } from '@/workers/executors/ray';
 
 describe('shellQuote', () => {
   it('gives every argument back exactly through sh -c', () => {
@@ -78,6 +79,21 @@ describe('Kubernetes Job status', () => {
     expect(kubernetesStatus({ status: { active: 1, conditions: [{ type: 'Failed', status: 'False' }] } }).state).toBe('running');
   });
 
+  it('puts the store’s variables first, so the config’s and the job’s win, and never over a secretKeyRef', () => {
+    const config = parseExecutorConfig('kubernetes', { namespace: 'ml', image: 'trl:1', env: { AWS_REGION: 'cluster-region' }, secretName: 's', secretKeys: { AWS_ENDPOINT_URL: 'endpoint' } });
+    if (config.kind !== 'kubernetes') throw new Error('kind');
+    const body = kubernetesJobBody(config.config, { runId: 3, attempt: 0, command: ['trl'], env: { AWS_DEFAULT_REGION: 'job-region' }, gpus: 0, artifactPrefix: 'runs/3/' }, {
+      AWS_ENDPOINT_URL: 'http://minio:9000',
+      AWS_REGION: 'us-east-1',
+      AWS_DEFAULT_REGION: 'us-east-1',
+    });
+    expect(body.spec!.template.spec!.containers[0]!.env).toEqual([
+      { name: 'AWS_REGION', value: 'cluster-region' },
+      { name: 'AWS_DEFAULT_REGION', value: 'job-region' },
+      { name: 'AWS_ENDPOINT_URL', valueFrom: { secretKeyRef: { name: 's', key: 'endpoint' } } },
+    ]);
+  });
+
   it('builds a Job without GPUs limits when none are asked, and envFrom for a whole Secret', () => {
     const config = parseExecutorConfig('kubernetes', { namespace: 'ml', image: 'trl:1', secretName: 'hf' });
     if (config.kind !== 'kubernetes') throw new Error('kind');
@@ -92,7 +108,9 @@ describe('Kubernetes Job status', () => {
 describe('executor configs', () => {
   it('accept references to variables, never values, and name the bad field', () => {
     const ray = parseExecutorConfig('ray', { address: 'http://ray:8265', headers: { Authorization: 'RAY_AUTH' }, secretEnv: { HF_TOKEN: 'HF_TOKEN' } });
-    expect(referencedEnv(ray)).toEqual(['HF_TOKEN', 'RAY_AUTH']);
+    // Ray's secretEnv names the Ray node's variables, which the worker never reads.
+    expect(referencedEnv(ray)).toEqual(['RAY_AUTH']);
+    expect(referencedEnv(parseExecutorConfig('local', { secretEnv: { HF_TOKEN: 'HF_TOKEN' } }))).toEqual(['HF_TOKEN']);
     expect(() => parseExecutorConfig('ray', { address: 'http://ray:8265', headers: { Authorization: 'Bearer abc' } })).toThrow(/config\.headers\.Authorization/);
     expect(() => parseExecutorConfig('ray', { address: 'ftp://ray' })).toThrow(/config\.address/);
     expect(() => parseExecutorConfig('local', { gpus: ['0', '0'] })).toThrow(/listed twice/);
@@ -100,5 +118,37 @@ describe('executor configs', () => {
     expect(() => parseExecutorConfig('local', { workdir: 'relative/dir' })).toThrow(/absolute/);
     expect(() => parseExecutorConfig('kubernetes', { namespace: 'ml', image: 'x', secretKeys: { A: 'a' } })).toThrow(/secretKeys needs secretName/);
     expect(parseExecutorConfig('local', undefined)).toEqual({ kind: 'local', config: {} });
+  });
+
+  it('never let an executor read Pairwise’s own secrets and settings', () => {
+    for (const name of ['DATABASE_URL', 'AUTH_SECRET', 'AUTH_GITHUB_SECRET', 'NEXTAUTH_SECRET', 'PAIRWISE_S3_BUCKET', 'pairwise_hf_token', 'database_url']) expect(isPairwiseSetting(name)).toBe(true);
+    for (const name of ['HF_TOKEN', 'AWS_SECRET_ACCESS_KEY', 'RAY_AUTH', 'MY_DATABASE_URL', 'OAUTH_TOKEN']) expect(isPairwiseSetting(name)).toBe(false);
+    expect(() => parseExecutorConfig('local', { secretEnv: { HF_TOKEN: 'DATABASE_URL' } })).toThrow(/^config\.secretEnv\.HF_TOKEN: names one of Pairwise’s own settings/);
+    expect(() => parseExecutorConfig('ray', { address: 'http://ray:8265', headers: { Authorization: 'AUTH_SECRET' } })).toThrow(/^config\.headers\.Authorization: /);
+    expect(() => parseExecutorConfig('ray', { address: 'http://ray:8265', secretEnv: { X: 'NEXTAUTH_URL' } })).toThrow(/^config\.secretEnv\.X: /);
+  });
+
+  it('take a Kubernetes quantity for /dev/shm and keep its volume name for Pairwise', () => {
+    expect(parseExecutorConfig('kubernetes', { namespace: 'ml', image: 'x', shmSizeLimit: '16Gi' }).config).toMatchObject({ shmSizeLimit: '16Gi' });
+    expect(parseExecutorConfig('kubernetes', { namespace: 'ml', image: 'x', shmSizeLimit: '1.5e9' }).config).toMatchObject({ shmSizeLimit: '1.5e9' });
+    expect(() => parseExecutorConfig('kubernetes', { namespace: 'ml', image: 'x', shmSizeLimit: '16GB' })).toThrow(/^config\.shmSizeLimit: must be a Kubernetes quantity/);
+    expect(() => parseExecutorConfig('kubernetes', { namespace: 'ml', image: 'x', shmSizeLimit: '0Gi' })).toThrow(/^config\.shmSizeLimit: must be more than 0/);
+    expect(() => parseExecutorConfig('kubernetes', { namespace: 'ml', image: 'x', volumes: [{ name: 'pairwise-shm', emptyDir: {} }] })).toThrow(/^config\.volumes: /);
+  });
+});
+
+describe('Ray entrypoint', () => {
+  it('exports secrets from the node’s variables by name, and fails naming a missing one', () => {
+    const entrypoint = rayEntrypoint(['node', '-e', 'console.log(process.env.HF_TOKEN)'], { HF_TOKEN: 'NODE_HF_TOKEN' });
+    expect(entrypoint).toBe(`export HF_TOKEN="\${NODE_HF_TOKEN:?is not set on the Ray node (secretEnv.HF_TOKEN)}" && node -e 'console.log(process.env.HF_TOKEN)'`);
+    const onNode = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }) as unknown as NodeJS.ProcessEnv;
+    const ran = spawnSync('/bin/sh', ['-c', entrypoint], { encoding: 'utf8', env: onNode({ NODE_HF_TOKEN: 'from-node' }) });
+    expect(ran.stdout).toBe('from-node\n');
+    for (const value of [undefined, '']) {
+      const missing = spawnSync('/bin/sh', ['-c', entrypoint], { encoding: 'utf8', env: onNode(value === undefined ? {} : { NODE_HF_TOKEN: value }) });
+      expect(missing.status).not.toBe(0);
+      expect(missing.stderr).toContain('NODE_HF_TOKEN: is not set on the Ray node (secretEnv.HF_TOKEN)');
+    }
+    expect(rayEntrypoint(['trl', 'dpo'], undefined)).toBe('trl dpo');
   });
 });

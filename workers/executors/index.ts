@@ -1,4 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
+import { artifactStoreJobEnv } from '@/server/artifacts/job-env';
 import { parseExecutorConfig } from '@/server/executors/executors';
 import { kubernetesExecutor } from './kubernetes';
 import { localExecutor } from './local';
@@ -18,12 +19,14 @@ export interface TExecutorDeps {
 /** The executor for a row of the executors table; its config is validated for its kind (a bad one is a 400 naming the field). */
 export function executorFor(row: { id: number; kind: 'local' | 'ray' | 'kubernetes'; config: unknown }, deps: TExecutorDeps): TExecutor {
   const parsed = parseExecutorConfig(row.kind, row.config);
+  // Jobs reach the artifact store (MinIO, R2, ...) with their own S3 tools: they need its endpoint and region.
+  const storeEnv = artifactStoreJobEnv(deps.store);
   switch (parsed.kind) {
     case 'local':
       return localExecutor(parsed.config, { store: deps.store, env: deps.env });
     case 'ray':
-      return rayExecutor(parsed.config, { fetch: deps.fetch, env: deps.env });
+      return rayExecutor(parsed.config, { fetch: deps.fetch, env: deps.env, storeEnv });
     case 'kubernetes':
-      return kubernetesExecutor(parsed.config, { kubeConfig: deps.kubeConfig });
+      return kubernetesExecutor(parsed.config, { kubeConfig: deps.kubeConfig, storeEnv });
   }
 }

@@ -1,6 +1,7 @@
-import { BatchV1Api, CoreV1Api, KubeConfig, type V1EnvVar, type V1Job, type V1Pod, type V1Volume, type V1VolumeMount } from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api, type KubeConfig, type V1EnvVar, type V1Job, type V1Pod, type V1Volume, type V1VolumeMount } from '@kubernetes/client-node';
 import { AppError } from '@/server/errors';
-import type { TKubernetesExecutorConfig } from '@/server/executors/schemas';
+import { loadKubeConfig } from '@/server/executors/kubernetes-cluster';
+import { shmVolumeName, type TKubernetesExecutorConfig } from '@/server/executors/schemas';
 import { assertValidJob, jobName, tailText } from './common';
 import type { TExecutor, TExecutorJob, TExecutorStatus } from './types';
 
@@ -26,11 +27,27 @@ function toDate(value: Date | string | undefined | null): Date | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
-/** The Job object we create for a run attempt. */
-export function kubernetesJobBody(config: TKubernetesExecutorConfig, job: TExecutorJob): V1Job {
+/**
+ * A memory-backed /dev/shm: a container's own is 64 MiB, too little for NCCL and for PyTorch
+ * DataLoader workers, which pass batches through shared memory. Its pages count against the pod's
+ * memory; without shmSizeLimit the pod's memory limit (or the node's allocatable memory) bounds it.
+ * An admin who mounts their own /dev/shm keeps it.
+ */
+function shmVolume(config: TKubernetesExecutorConfig): { volumes: V1Volume[]; volumeMounts: V1VolumeMount[] } {
+  const volumes = (config.volumes ?? []) as unknown as V1Volume[];
+  const volumeMounts = (config.volumeMounts ?? []) as unknown as V1VolumeMount[];
+  if (volumeMounts.some((m) => m.mountPath.replace(/\/+$/, '') === '/dev/shm')) return { volumes, volumeMounts };
+  return {
+    volumes: [...volumes, { name: shmVolumeName, emptyDir: { medium: 'Memory', ...(config.shmSizeLimit ? { sizeLimit: config.shmSizeLimit } : {}) } }],
+    volumeMounts: [...volumeMounts, { name: shmVolumeName, mountPath: '/dev/shm' }],
+  };
+}
+
+/** The Job object we create for a run attempt; `storeEnv` (the artifact store's S3 settings) comes first, so config and job variables win. */
+export function kubernetesJobBody(config: TKubernetesExecutorConfig, job: TExecutorJob, storeEnv: Record<string, string> = {}): V1Job {
   const name = jobName(job);
   const labels = { [runLabel]: String(job.runId), [attemptLabel]: String(job.attempt), 'app.kubernetes.io/managed-by': 'pairwise' };
-  const plain = { ...(config.env ?? {}), ...job.env };
+  const plain = { ...storeEnv, ...(config.env ?? {}), ...job.env };
   const secretKeys = config.secretKeys ?? {};
   const env: V1EnvVar[] = [
     ...Object.entries(plain)
@@ -42,6 +59,7 @@ export function kubernetesJobBody(config: TKubernetesExecutorConfig, job: TExecu
   if (config.resources?.cpu) requests.cpu = config.resources.cpu;
   if (config.resources?.memory) requests.memory = config.resources.memory;
   const limits: Record<string, string> = job.gpus > 0 ? { 'nvidia.com/gpu': String(job.gpus) } : {};
+  const { volumes, volumeMounts } = shmVolume(config);
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -58,7 +76,7 @@ export function kubernetesJobBody(config: TKubernetesExecutorConfig, job: TExecu
           ...(config.nodeSelector ? { nodeSelector: config.nodeSelector } : {}),
           ...(config.tolerations ? { tolerations: config.tolerations } : {}),
           ...(config.imagePullSecrets ? { imagePullSecrets: config.imagePullSecrets.map((n) => ({ name: n })) } : {}),
-          ...(config.volumes ? { volumes: config.volumes as unknown as V1Volume[] } : {}),
+          volumes,
           containers: [
             {
               name: containerName,
@@ -67,7 +85,7 @@ export function kubernetesJobBody(config: TKubernetesExecutorConfig, job: TExecu
               env,
               ...(config.secretName && !config.secretKeys ? { envFrom: [{ secretRef: { name: config.secretName } }] } : {}),
               ...(config.workingDir ? { workingDir: config.workingDir } : {}),
-              ...(config.volumeMounts ? { volumeMounts: config.volumeMounts as unknown as V1VolumeMount[] } : {}),
+              volumeMounts,
               resources: {
                 ...(Object.keys(limits).length ? { limits } : {}),
                 ...(Object.keys(requests).length ? { requests } : {}),
@@ -112,15 +130,11 @@ function podFailure(pod: V1Pod | undefined): string | undefined {
 export interface TKubernetesExecutorDeps {
   /** A ready KubeConfig (tests point it at a fake API server); default: from config.kubeconfig, else the default loading rules. */
   kubeConfig?: KubeConfig;
+  /** Variables every job gets first (the artifact store's S3 settings); the config's and the job's own win. */
+  storeEnv?: Record<string, string>;
 }
 
-export function loadKubeConfig(config: TKubernetesExecutorConfig): KubeConfig {
-  const kc = new KubeConfig();
-  if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
-  else kc.loadFromDefault();
-  if (config.context) kc.setCurrentContext(config.context);
-  return kc;
-}
+export { loadKubeConfig };
 
 export function kubernetesExecutor(config: TKubernetesExecutorConfig, deps: TKubernetesExecutorDeps = {}): TExecutor {
   let clients: { batch: BatchV1Api; core: CoreV1Api } | undefined;
@@ -142,7 +156,7 @@ export function kubernetesExecutor(config: TKubernetesExecutorConfig, deps: TKub
   return {
     async submit(job) {
       assertValidJob(job);
-      const body = kubernetesJobBody(config, job);
+      const body = kubernetesJobBody(config, job, deps.storeEnv);
       const name = body.metadata!.name!;
       try {
         await api().batch.createNamespacedJob({ namespace, body });

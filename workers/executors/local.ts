@@ -4,6 +4,7 @@ import { createReadStream, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { artifactStoreJobEnv } from '@/server/artifacts/job-env';
 import { dataDir } from '@/server/env';
 import { AppError } from '@/server/errors';
 import type { TLocalExecutorConfig } from '@/server/executors/schemas';
@@ -155,6 +156,8 @@ export interface TLocalExecutorDeps {
 export function localExecutor(config: TLocalExecutorConfig, deps: TLocalExecutorDeps): TExecutor {
   const root = config.stateDir ?? path.join(dataDir(), 'local-executor');
   const secretSource = deps.env ?? process.env;
+  // The artifact store's S3 endpoint and region (never credentials): first, so the config's and the job's variables win.
+  const storeEnv = artifactStoreJobEnv(deps.store);
   const graceMs = (config.killGraceSeconds ?? defaultKillGraceSeconds) * 1000;
   const uploaded = new Map<string, { bytes: number; at: number }>();
 
@@ -242,7 +245,7 @@ export function localExecutor(config: TLocalExecutorConfig, deps: TLocalExecutor
     for (const [name, value] of Object.entries(process.env)) {
       if (value !== undefined && (inheritedEnv.includes(name) || name.startsWith('LC_'))) env[name] = value;
     }
-    Object.assign(env, config.env ?? {}, state.env, resolveSecretEnv(config.secretEnv, secretSource));
+    Object.assign(env, storeEnv, config.env ?? {}, state.env, resolveSecretEnv(config.secretEnv, secretSource));
     // Devices are ours to hand out: a job never sees one it was not given.
     env.CUDA_VISIBLE_DEVICES = devices.join(',');
     return env;

@@ -1,12 +1,14 @@
 import { AppError } from '@/server/errors';
 import type { TRayExecutorConfig } from '@/server/executors/schemas';
 import { assertValidJob, jobName, resolveSecretEnv, shellQuote, tailText } from './common';
-import type { TExecutor, TExecutorState, TExecutorStatus } from './types';
+import type { TExecutor, TExecutorJob, TExecutorState, TExecutorStatus } from './types';
 
 /**
  * A Ray cluster through its Jobs REST API (the dashboard's job server, port 8265 by default):
  * POST /api/jobs/, GET /api/jobs/{id}, GET /api/jobs/{id}/logs, POST /api/jobs/{id}/stop.
  * The submission id is our idempotency key; Ray refuses a second job with the same one.
+ * Secrets never travel in the submission: Ray echoes entrypoint and runtime_env to anyone who can
+ * call GET /api/jobs/, so `secretEnv` names variables already set on the Ray node.
  */
 
 /** What GET /api/jobs/{id} answers (JobDetails); times are milliseconds since the epoch. */
@@ -52,10 +54,23 @@ export function rayStatus(details: TRayJobDetails): TExecutorStatus {
   return status;
 }
 
+/**
+ * The entrypoint: the command, after `export JOB_VAR="${NODE_VAR:?...}"` for each secret, so the
+ * value is read from the Ray node's environment when the job starts and only the variable's name
+ * is in the submission. A variable missing on the node fails the job with its name in the logs.
+ */
+export function rayEntrypoint(command: string[], secretEnv: Record<string, string> | undefined): string {
+  // Names are validated as variable names by the config schema, so they need no quoting.
+  const exports = Object.entries(secretEnv ?? {}).map(([target, from]) => `export ${target}="\${${from}:?is not set on the Ray node (secretEnv.${target})}"`);
+  return [...exports, shellQuote(command)].join(' && ');
+}
+
 export interface TRayExecutorDeps {
   fetch?: typeof fetch;
-  /** Where header and secret references are read (default: the worker's environment). */
+  /** Where header references are read (default: the worker's environment). */
   env?: Record<string, string | undefined>;
+  /** Variables every job gets first (the artifact store's S3 settings); runtime_env.env_vars and the job's own win. */
+  storeEnv?: Record<string, string>;
 }
 
 export function rayExecutor(config: TRayExecutorConfig, deps: TRayExecutorDeps = {}): TExecutor {
@@ -78,7 +93,8 @@ export function rayExecutor(config: TRayExecutorConfig, deps: TRayExecutorDeps =
   }
 
   function fail(method: string, path: string, response: { status: number; text: string }): never {
-    const detail = response.text.trim().split('\n').filter(Boolean).pop() ?? '';
+    // The last line of a traceback is the error; Ray ends wrapped errors with a line holding only ".".
+    const detail = response.text.split('\n').filter((line) => /\w/.test(line)).pop()?.trim() ?? '';
     throw new RayRequestError(response.status, response.text, `Ray ${method} ${path} answered HTTP ${response.status}${detail ? `: ${detail.slice(0, 500)}` : ''}`);
   }
 
@@ -92,17 +108,43 @@ export function rayExecutor(config: TRayExecutorConfig, deps: TRayExecutorDeps =
     return JSON.parse(response.text) as TRayJobDetails;
   }
 
+  /**
+   * After a POST that failed or whose answer was lost: whether the job under this submission id is
+   * this very run attempt (a resubmission, so success), absent (false), or someone else's (a conflict).
+   */
+  async function existingIsOurs(job: TExecutorJob, submissionId: string): Promise<boolean> {
+    const existing = await details(submissionId);
+    if (!existing) return false;
+    const run = existing.metadata?.pairwise_run;
+    const attempt = existing.metadata?.pairwise_attempt;
+    if (run === String(job.runId) && attempt === String(job.attempt)) return true;
+    throw new AppError(
+      'CONFLICT',
+      `Ray job ${submissionId} exists but is not run ${job.runId} attempt ${job.attempt}'s (its metadata says run ${run ?? 'none'}, attempt ${attempt ?? 'none'}): another installation shares this cluster?`,
+    );
+  }
+
+  /** existingIsOurs, where a failing look-up counts as "not there" so the POST's own error is reported. */
+  async function resubmitted(job: TExecutorJob, submissionId: string): Promise<boolean> {
+    try {
+      return await existingIsOurs(job, submissionId);
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      return false;
+    }
+  }
+
   return {
     async submit(job) {
       assertValidJob(job);
       const submissionId = jobName(job);
       const runtimeEnv = config.runtimeEnv ?? {};
       const body = {
-        entrypoint: shellQuote(job.command),
+        entrypoint: rayEntrypoint(job.command, config.secretEnv),
         submission_id: submissionId,
         runtime_env: {
           ...runtimeEnv,
-          env_vars: { ...(runtimeEnv.env_vars ?? {}), ...job.env, ...resolveSecretEnv(config.secretEnv, source) },
+          env_vars: { ...(deps.storeEnv ?? {}), ...(runtimeEnv.env_vars ?? {}), ...job.env },
         },
         entrypoint_num_gpus: job.gpus,
         ...(config.entrypointNumCpus !== undefined ? { entrypoint_num_cpus: config.entrypointNumCpus } : {}),
@@ -110,19 +152,21 @@ export function rayExecutor(config: TRayExecutorConfig, deps: TRayExecutorDeps =
         ...(config.entrypointResources ? { entrypoint_resources: config.entrypointResources } : {}),
         metadata: { pairwise_run: String(job.runId), pairwise_attempt: String(job.attempt) },
       };
-      const response = await request('POST', '/api/jobs/', body);
-      if (response.status === 200) return { externalId: submissionId };
-      // A resubmission: Ray answers 400 (409 behind some proxies) with "... already exists".
-      if ((response.status === 400 || response.status === 409) && /already exists/i.test(response.text)) {
-        const existing = await details(submissionId);
-        if (existing) {
-          const owner = existing.metadata?.pairwise_run;
-          if (owner !== undefined && owner !== String(job.runId)) {
-            throw new AppError('CONFLICT', `Ray job ${submissionId} exists but belongs to run ${owner}: another installation shares this cluster?`);
-          }
-          return { externalId: submissionId };
-        }
+      // A missing header variable fails here, before anything is sent (and not as a lost answer below).
+      resolveSecretEnv(config.headers, source, 'headers');
+      let response: { status: number; text: string };
+      try {
+        response = await request('POST', '/api/jobs/', body);
+      } catch (error) {
+        // The head may have accepted the job before the answer was lost (a timeout, a dropped connection).
+        if (await resubmitted(job, submissionId)) return { externalId: submissionId };
+        throw error;
       }
+      if (response.status === 200) return { externalId: submissionId };
+      // A repeated submission_id is refused: the head answers 500 around its job agent's 400
+      // ("Job with submission_id ... already exists"), older heads and proxies 400 or 409. Rather
+      // than parse tracebacks, ask for the job: if it is this attempt's, the submit already happened.
+      if (await resubmitted(job, submissionId)) return { externalId: submissionId };
       fail('POST', '/api/jobs/', response);
     },
 
