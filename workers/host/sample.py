@@ -118,21 +118,25 @@ class TransformersEngine:
 
 
 def score_conversations(torch, tokenizer, model, conversations, device="cpu"):
-    """Raw reward scores: the chat template over prompt and answer, the logit at the last real token.
+    """Raw reward scores: the chat template over prompt and answer, the logit at the last token.
 
-    One sequence at a time, unpadded: the score is read at the sequence's own last token (the
-    final <|eot_id|> for Llama 3), exactly where the trainer reads it when its pad token is
-    not a token of the text, and where vLLM's /classify reads it.
+    The score is read at each sequence's own last token (the final <|eot_id|> for Llama 3), as
+    vLLM's /classify pools it, whatever the model's pad token says; the trainer reads the same
+    token only when its pad token is not a token of the text (tests/round/trainer-contract).
     """
     scores = []
+    head = getattr(model, "score", None)
     with torch.no_grad():
         for conversation in conversations:
             ids = tokenizer.apply_chat_template(chat_messages(conversation), tokenize=True, return_dict=False)
             if isinstance(ids, dict):
                 ids = ids["input_ids"]
             input_ids = torch.tensor([ids], device=device)
-            logits = model(input_ids=input_ids).logits
-            scores.append(float(logits[0, 0]))
+            if head is not None:
+                hidden = model.base_model(input_ids=input_ids).last_hidden_state[:, -1, :]
+                scores.append(float(head(hidden)[0, 0]))
+            else:
+                scores.append(float(model(input_ids=input_ids).logits[0, -1]))
     return scores
 
 

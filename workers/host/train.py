@@ -49,6 +49,20 @@ def resume_with(checkpoint):
     Trainer.train = train
 
 
+class InvalidConfig(Exception):
+    pass
+
+
+def parse(kind, config_path):
+    """TRL's own parser for the script, unknown keys refused: (script module, parsed dataclasses)."""
+    script = importlib.import_module(f"trl.scripts.{kind}")
+    parser = script.make_parser()
+    try:
+        return script, parser.parse_args_and_config(args=["--config", config_path], fail_with_unknown_args=True)
+    except (ValueError, TypeError, SystemExit) as error:
+        raise InvalidConfig(f"the {kind} config {config_path} is not valid for this TRL: {error}") from error
+
+
 def main():
     cli = argparse.ArgumentParser(description="Run a TRL trainer on a Pairwise run config.")
     cli.add_argument("kind", choices=KINDS)
@@ -56,12 +70,10 @@ def main():
     cli.add_argument("--check", action="store_true", help="parse the config with TRL's parser and exit")
     options = cli.parse_args()
 
-    script = importlib.import_module(f"trl.scripts.{options.kind}")
-    parser = script.make_parser()
     try:
-        parsed = parser.parse_args_and_config(args=["--config", options.config], fail_with_unknown_args=True)
-    except (ValueError, SystemExit) as error:
-        print(f"pairwise: the {options.kind} config {options.config} is not valid for this TRL: {error}", file=sys.stderr)
+        script, parsed = parse(options.kind, options.config)
+    except InvalidConfig as error:
+        print(f"pairwise: {error}", file=sys.stderr)
         return 2
     training_args = parsed[1]
     if options.check:
