@@ -32,7 +32,7 @@ interface TRegisterSettings {
   name: string;
   artifactUri: string;
   serving: TServingEndpoint | null;
-  gate?: { minWinRateLow: number; overrideReason?: string };
+  gate?: { minWinRateLow: number; overrideReason?: string; overrideBy?: number | null };
 }
 
 /** The distinct prompts of a version's split, in file order, up to `limit`. */
@@ -258,6 +258,6 @@ export async function runRegisterStage(handle: TDbHandle, boss: PgBoss, runId: n
     return { status: 'failed' };
   }
   const [row] = existing ? await handle.db.update(models).set(values).where(eq(models.id, existing.id)).returning() : await handle.db.insert(models).values(values).returning();
-  await finishRun(handle, boss, run, { status: 'succeeded', outputModelId: row!.id, metrics: { model: { id: row!.id, name: row!.name }, gate: { ...gate, ...(gate.passed ? {} : { override: { reason: override } }) } } });
+  await finishRun(handle, boss, run, { status: 'succeeded', outputModelId: row!.id, metrics: { model: { id: row!.id, name: row!.name }, gate: { ...gate, ...(gate.passed ? {} : { override: { reason: override, ...(settings.gate?.overrideBy ? { by: settings.gate.overrideBy } : {}) } }) } } });
   return { status: 'succeeded', modelId: row!.id };
 }

@@ -25,13 +25,19 @@ let vllm: TFakeVllm;
 const workers: TRunningWorker[] = [];
 const workerLog: string[] = [];
 
-// The training CLIs on the "GPU host": the fake trainer under the names `trl` and `mergekit-yaml`.
+// The "GPU host" of these orchestration tests runs the fake trainer (the real one runs in
+// tests/round): `python3 .../train.py <kind> --config ...` and `accelerate launch` reach it
+// through shims; the held-out scoring after the reward model (sample.py) has nothing to score.
 fs.mkdirSync(bin, { recursive: true });
 fs.mkdirSync(stateDir, { recursive: true });
 const fakeTrainer = path.resolve('tests/fixtures/fake-trainer.mjs');
-for (const name of ['trl', 'mergekit-yaml']) {
-  fs.writeFileSync(path.join(bin, name), `#!/bin/sh\nexec node ${JSON.stringify(fakeTrainer)} ${name} "$@"\n`, { mode: 0o755 });
-}
+fs.writeFileSync(path.join(bin, 'mergekit-yaml'), `#!/bin/sh\nexec node ${JSON.stringify(fakeTrainer)} mergekit-yaml "$@"\n`, { mode: 0o755 });
+fs.writeFileSync(
+  path.join(bin, 'python3'),
+  `#!/bin/sh\ncase "$1" in\n  */train.py) shift; exec node ${JSON.stringify(fakeTrainer)} trl "$@" ;;\n  */sample.py) exit 0 ;;\nesac\necho "unexpected python3 $*" >&2\nexit 2\n`,
+  { mode: 0o755 },
+);
+fs.writeFileSync(path.join(bin, 'accelerate'), `#!/bin/sh\n# accelerate launch --config_file FILE [--flag value ...] SCRIPT ARGS\nshift 3\nexec python3 "$@"\n`, { mode: 0o755 });
 
 beforeAll(async () => {
   vllm = await startFakeVllm();
@@ -98,11 +104,13 @@ async function setup() {
   const plan: TRoundPlanInput = {
     baseModel: 'meta-llama/Llama-3.1-8B-Instruct',
     reward: { gpus: 1, config: {}, serving: { kind: 'vllm-classify', baseUrl: vllm.baseUrl, apiModel: 'reward-v1' } },
-    rejectionSampling: { k: 4, concurrency: 4 },
+    // Endpoint mode: the worker samples and scores through the (fake) served models.
+    rejectionSampling: { mode: 'endpoint', k: 4, concurrency: 4 },
     sft: { gpus: 1, config: {} },
     dpo: { gpus: 2, config: {} },
-    eval: { maxPrompts: 20, humanProject: evalProject.slug, humanComparisons: 5 },
-    register: { name: `policy-v1-${suffix}`, serving: { baseUrl: vllm.baseUrl, apiModel: 'policy-v1' } },
+    eval: { mode: 'endpoint', maxPrompts: 20, humanProject: evalProject.slug, humanComparisons: 5 },
+    // The fake scores say nothing about the policies: registration goes ahead on a recorded override.
+    register: { name: `policy-v1-${suffix}`, serving: { baseUrl: vllm.baseUrl, apiModel: 'policy-v1' }, gate: { minWinRateLow: 0.5, overrideReason: 'orchestration test with fake scores' } },
   };
   return { admin, version, policy: policy!, executor: executor!, evalProject, plan, caller: callerFor(handle, db.current.url, admin, artifacts) };
 }
@@ -118,7 +126,9 @@ describe('a training round', () => {
     expect(preview.stages.map((s) => s.kind)).toEqual(['reward', 'rejection-sampling', 'sft', 'dpo', 'eval', 'register']);
     const dpoPreview = preview.stages.find((s) => s.kind === 'dpo')!.spec as { config: Record<string, unknown>; command: string[] };
     expect(dpoPreview.config).toMatchObject({ learning_rate: 1e-5, beta: 0.1, loss_type: ['sigmoid', 'sft'], loss_weights: [1.0, 0.2] });
-    expect(dpoPreview.command.slice(0, 3)).toEqual(['trl', 'dpo', '--config']);
+    // Two GPUs of an 8B model: ZeRO-3 under accelerate, TRL's own DPO script.
+    expect(dpoPreview.command.slice(0, 2)).toEqual(['accelerate', 'launch']);
+    expect(dpoPreview.command.slice(-4, -2)).toEqual([path.join(artifacts, 'runs/preview-3/host/train.py'), 'dpo']);
 
     let worker = await start();
     const round = await caller.rounds.launch(input);
@@ -210,6 +220,10 @@ describe('a training round', () => {
     });
     expect([...registered!.datasetVersionIds].sort((a, b) => a - b)).toEqual([version.id, sampling.outputVersionId!].sort((a, b) => a - b));
     expect(byKind.register!.outputModelId).toBe(registered!.id);
+    // The gate was decided on the evaluation and the override that let registration through is recorded.
+    expect((byKind.eval!.metrics as { eval: { gate: { passed: boolean } } }).eval.gate).toMatchObject({ passed: expect.any(Boolean) });
+    const gate = (byKind.register!.metrics as { gate: { passed: boolean; override?: { reason: string } } }).gate;
+    if (!gate.passed) expect(gate.override).toEqual({ reason: 'orchestration test with fake scores' });
   }, 150_000);
 
   it('a failed stage fails the round; a retry runs it again on the same run row; cancel stops the active run', async () => {
@@ -274,4 +288,61 @@ describe('a training round', () => {
     await expect(caller.rounds.launch({ ...input, plan: { ...plan, dpo: { gpus: -1, config: {} } } })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     expect(await handle.db.select().from(rounds).where(eq(rounds.name, 'r'))).toEqual([]);
   });
+
+  it('Preview refuses what Launch refuses; a job the executor refuses fails its stage with the executor’s words, visibly', async () => {
+    const { handle } = db.current;
+    const { version, policy, executor, plan, caller } = await setup();
+    const input = { name: 'refused', policyModelId: policy.id, datasetVersionId: version.id, executorId: executor.id, plan };
+    // More GPUs than the local executor lists: Preview says so, as Launch does.
+    const tooBig = { ...input, plan: { ...plan, sft: { gpus: 8, config: {} } } };
+    await expect(caller.rounds.preview(tooBig)).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringMatching(/plan\.sft\.gpus: the sft stage needs 8 GPU\(s\); the local executor .* lists 2/) });
+    await expect(caller.rounds.launch(tooBig)).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringMatching(/plan\.sft\.gpus/) });
+    // Endpoint mode without the reward model's endpoint: both refuse, naming the field.
+    const noServing = { ...input, plan: { ...plan, reward: { gpus: 1, config: {} } } };
+    await expect(caller.rounds.preview(noServing)).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringMatching(/plan\.reward\.serving/) });
+
+    // The executor changes after launch (its devices are gone): the submit is refused and the stage fails at once.
+    await start();
+    const round = await caller.rounds.launch(input);
+    await handle.db.update(executors).set({ config: { ...(executor.config as object), gpus: [] } }).where(eq(executors.id, executor.id));
+    const failed = await until('the round to fail on the refused submit', async () => {
+      const [row] = await handle.db.select().from(rounds).where(eq(rounds.id, round.id));
+      return row?.status === 'failed' ? row : null;
+    });
+    expect(failed.error).toMatch(/the executor refused the job: gpus: the job needs 1 GPU\(s\) and this local executor lists no devices/);
+    const detail = await caller.rounds.get({ round: round.id });
+    expect(detail.runs[0]).toMatchObject({ kind: 'reward', status: 'failed', error: failed.error });
+  }, 60_000);
+
+  it('registration needs the gate: a policy evaluation did not find better is not registered until an admin overrides, with a reason that is recorded', async () => {
+    const { handle } = db.current;
+    const { version, policy, executor, evalProject, plan, caller } = await setup();
+    // An impossible bar: no measured win rate passes it.
+    const strict = { ...plan, register: { ...plan.register, gate: { minWinRateLow: 1 } } };
+    await start();
+    const round = await caller.rounds.launch({ name: 'gated', policyModelId: policy.id, datasetVersionId: version.id, executorId: executor.id, projectId: evalProject.id, plan: strict });
+    const failed = await until(
+      'the round to stop at the gate',
+      async () => {
+        const [row] = await handle.db.select().from(rounds).where(eq(rounds.id, round.id));
+        return row && row.status !== 'running' ? row : null;
+      },
+      90_000,
+    );
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatch(/the gate did not pass \(win-rate lower bound .* <= 1\)/);
+    expect(await handle.db.select().from(models).where(eq(models.name, plan.register.name))).toEqual([]);
+
+    await expect(caller.rounds.retry({ round: round.id, gateOverrideReason: '   ' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await caller.rounds.retry({ round: round.id, gateOverrideReason: 'shipping for the human evaluation anyway' });
+    const done = await until('the overridden registration', async () => {
+      const [row] = await handle.db.select().from(rounds).where(eq(rounds.id, round.id));
+      return row?.status === 'succeeded' ? row : null;
+    });
+    const detail = await caller.rounds.get({ round: round.id });
+    const registerRun = detail.runs.find((r) => r.kind === 'register')!;
+    expect(registerRun.attempt).toBe(1);
+    expect((registerRun.metrics as { gate: Record<string, unknown> }).gate).toMatchObject({ passed: false, override: { reason: 'shipping for the human evaluation anyway' } });
+    expect(done.status).toBe('succeeded');
+  }, 120_000);
 });

@@ -35,17 +35,21 @@ describe('round plans', () => {
       { baseModel: 'meta-llama/Llama-3.1-8B-Instruct', register: { name: 'llama-r1' }, merge: { enabled: true, models: [{ source: 'dpo', weight: 0.7 }, { source: 'sft', weight: 0.3 }] } },
       { reward: run(10, { outputModelId: 40 }), 'rejection-sampling': run(11, { outputVersionId: 7 }), sft: run(12), dpo: run(13), merge: run(14) },
     );
+    // Host mode (the default): a batch job over the policy's and the reward model's checkpoints, train prompts only.
     const rejection = buildStageSpec(store, ctx, 'rejection-sampling', 11);
-    expect(rejection).toMatchObject({ runner: 'worker', settings: { policyModelId: 2, rewardModelId: 40, prompts: { datasetVersionId: 3 }, k: 10 } });
+    expect(rejection.runner === 'executor' && rejection.inputs[0]!.source).toEqual({ type: 'prompts', versionId: 3, split: 'train' });
+    expect(rejection.runner === 'executor' && rejection.config).toMatchObject({ k: 10, reward_model: '/srv/artifacts/runs/10/output', models: [{ name: 'policy', path: '/srv/artifacts/runs/11/model-0' }] });
+    // Endpoint mode: the worker calls the served policy and reward model, train prompts only too.
+    const endpoint = context({ ...ctx.plan, rejectionSampling: { ...ctx.plan.rejectionSampling, mode: 'endpoint' } }, ctx.previous);
+    expect(buildStageSpec(store, endpoint, 'rejection-sampling', 11)).toMatchObject({ runner: 'worker', settings: { policyModelId: 2, rewardModelId: 40, prompts: { datasetVersionId: 3, split: 'train' }, k: 10 } });
     const sft = buildStageSpec(store, ctx, 'sft', 12);
-    expect(sft.runner === 'executor' && sft.inputs[0]!.source).toEqual({ versionId: 7, format: 'sft', split: 'all' });
+    expect(sft.runner === 'executor' && sft.inputs[0]!.source).toEqual({ type: 'version', versionId: 7, format: 'sft-completion', split: 'all' });
     // The policy's weights are on S3: the command fetches them first.
-    expect(sft.runner === 'executor' && sft.config.model_name_or_path).toBe('/tmp/pairwise-12/model');
+    expect(sft.runner === 'executor' && sft.config.model_name_or_path).toBe('/srv/artifacts/runs/12/model');
     expect(sft.runner === 'executor' && sft.command[2]!.split('\n')).toEqual([
       'set -euo pipefail',
-      'mkdir -p /tmp/pairwise-12',
-      'aws s3 sync s3://models/llama-r0 /tmp/pairwise-12/model',
-      'trl sft --config /srv/artifacts/runs/12/config.yaml',
+      'aws s3 sync s3://models/llama-r0 /srv/artifacts/runs/12/model --only-show-errors',
+      'accelerate launch --config_file /srv/artifacts/runs/12/accelerate.yaml /srv/artifacts/runs/12/host/train.py sft --config /srv/artifacts/runs/12/config.yaml',
     ]);
     const dpo = buildStageSpec(store, ctx, 'dpo', 13);
     expect(dpo.runner === 'executor' && dpo.config.model_name_or_path).toBe('/srv/artifacts/runs/12/output');
@@ -54,7 +58,14 @@ describe('round plans', () => {
       { model: '/srv/artifacts/runs/13/output', parameters: { weight: 0.7 } },
       { model: '/srv/artifacts/runs/12/output', parameters: { weight: 0.3 } },
     ]);
-    expect(buildStageSpec(store, ctx, 'register', 16)).toMatchObject({ settings: { name: 'llama-r1', artifactUri: 'file:///srv/artifacts/runs/14/output', serving: null } });
-    expect(buildStageSpec(store, ctx, 'eval', 15)).toMatchObject({ settings: { candidateUri: 'file:///srv/artifacts/runs/14/output', previousModelId: 2, rewardModelId: 40, split: 'test' } });
+    expect(buildStageSpec(store, ctx, 'register', 16)).toMatchObject({ settings: { name: 'llama-r1', artifactUri: 'file:///srv/artifacts/runs/14/output', serving: null, gate: { minWinRateLow: 0.5 } } });
+    const evaluation = buildStageSpec(store, ctx, 'eval', 15);
+    expect(evaluation.runner === 'executor' && evaluation.inputs[0]!.source).toEqual({ type: 'prompts', versionId: 3, split: 'test', limit: 200 });
+    expect(evaluation.runner === 'executor' && evaluation.config.models).toEqual([
+      { name: 'candidate', path: '/srv/artifacts/runs/14/output' },
+      { name: 'previous', path: '/srv/artifacts/runs/15/model-1' },
+    ]);
+    const endpointEval = context({ ...ctx.plan, eval: { ...ctx.plan.eval, mode: 'endpoint' } }, ctx.previous);
+    expect(buildStageSpec(store, endpointEval, 'eval', 15)).toMatchObject({ settings: { candidateUri: 'file:///srv/artifacts/runs/14/output', previousModelId: 2, rewardModelId: 40, split: 'test' } });
   });
 });
