@@ -5,7 +5,7 @@
 export type TExecutorState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 export interface TRoundExecutor {
-  submit(job: { runId: number; attempt: number; command: string[]; env: Record<string, string>; gpus: number; artifactPrefix: string }): Promise<{ externalId: string }>;
+  submit(job: { runId: number; attempt: number; command: string[]; env: Record<string, string>; gpus: number; nodes?: number; artifactPrefix: string }): Promise<{ externalId: string }>;
   status(externalId: string): Promise<{ state: TExecutorState; message?: string; startedAt?: Date | string | null; finishedAt?: Date | string | null }>;
   logs(externalId: string, options?: { tailBytes?: number }): Promise<string>;
   cancel(externalId: string): Promise<void>;

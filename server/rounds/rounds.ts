@@ -463,7 +463,7 @@ export async function submitRun(
   const prefix = runKeys(run.id).prefix;
   let externalId: string;
   try {
-    ({ externalId } = await executor.submit({ runId: run.id, attempt: run.attempt, command: spec.command, env: options.env ?? {}, gpus: spec.gpus, artifactPrefix: prefix }));
+    ({ externalId } = await executor.submit({ runId: run.id, attempt: run.attempt, command: spec.command, env: options.env ?? {}, gpus: spec.gpus, nodes: spec.nodes, artifactPrefix: prefix }));
   } catch (error) {
     // A refused or failed submit ends the stage with the executor's own words (an admin can
     // retry it); leaving it to the queue's retries would show a round "running" forever.

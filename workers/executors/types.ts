@@ -10,7 +10,13 @@ export interface TExecutorJob {
   command: string[];
   /** Extra environment for the process (no secrets inline: secrets come from the executor config's env var references). */
   env: Record<string, string>;
+  /** GPUs per node. */
   gpus: number;
+  /**
+   * Nodes the job spans (default 1). Each node runs the same command with PAIRWISE_NODE_RANK
+   * (0..nodes-1) and PAIRWISE_MASTER_ADDR (the first node's address) set by the executor.
+   */
+  nodes?: number;
   /** Artifact-store prefix of the run (`runs/<id>/`): local executor writes logs there (`runs/<id>/logs.txt`). */
   artifactPrefix: string;
 }
