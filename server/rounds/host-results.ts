@@ -6,7 +6,7 @@ import { readLines } from '../imports/read-lines';
 import { lineageOf } from '../sampling/rejection-sampling';
 import { ZRejectionSamplingSpec } from '../sampling/schemas';
 import { finishWithSftVersion, type TRejectionItem } from '../sampling/sft-version';
-import type { TRunRow } from './rounds';
+import type { TRunRow } from '../runs/rows';
 import { runKeys } from './specs';
 import { createHumanComparisons, gateOf, summarizeEval, type TEvalItem } from './stages';
 

@@ -11,7 +11,8 @@ import { mapWithConcurrency } from '../sampling/http';
 import { scoreResponses } from '../sampling/reward-client';
 import { wilsonInterval } from './metrics';
 import type { TServingEndpoint } from './plan';
-import { finishRun, markRunRunning, requireRound, requireRun, type TRunRow } from './rounds';
+import { finishRun, markRunRunning } from '../runs/lifecycle';
+import { requireRound, requireRun, type TRunRow } from '../runs/rows';
 import { runKeys } from './specs';
 
 interface TEvalSettings {
