@@ -3,28 +3,15 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import dynamic from 'next/dynamic';
 import Link from 'next/link';
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useTRPC } from '@/app/_trpc/client';
+import { LaunchForm } from './launch-form';
+import { GateBadge, HeldOutAccuracy, RegisterAnyway, StageError, type TGate } from './run-results';
 
 // chart.js only loads when a run with metrics is shown.
 const MetricChart = dynamic(() => import('./metric-chart').then((m) => m.MetricChart), { ssr: false, loading: () => <div className="h-36" /> });
 
-const inputClass = 'w-full rounded border border-slate-300 px-2 py-1.5 text-sm';
 const buttonClass = 'rounded bg-slate-800 px-3 py-1.5 text-sm text-white disabled:opacity-50';
-
-/** The plan a new round starts from: the Llama 3 defaults, which the preview expands into exact configs. */
-function defaultPlan(baseModel: string) {
-  return {
-    baseModel,
-    reward: { gpus: 8, config: {} },
-    rejectionSampling: { k: 10, concurrency: 8 },
-    sft: { gpus: 8, config: {} },
-    dpo: { gpus: 8, config: {} },
-    merge: { enabled: false, gpus: 0, config: {}, models: [{ source: 'dpo', weight: 0.5 }, { source: 'sft', weight: 0.5 }] },
-    eval: { maxPrompts: 200, humanComparisons: 100 },
-    register: { name: '' },
-  };
-}
 
 const statusColors: Record<string, string> = {
   pending: 'bg-slate-100 text-slate-700',
@@ -39,8 +26,6 @@ const statusColors: Record<string, string> = {
 function Status({ status }: { status: string }) {
   return <span className={`rounded px-1.5 py-0.5 text-xs font-medium ${statusColors[status] ?? ''}`}>{status}</span>;
 }
-
-const hintClass = 'mt-1 block text-xs text-slate-500';
 
 /** The automatic evaluation's headline numbers; the full record stays one click away. */
 function EvalSummary({ evaluation }: { evaluation: Record<string, unknown> }) {
@@ -98,197 +83,6 @@ const activeRunStatuses: string[] = ['pending', 'submitted', 'running'];
 
 const chartedMetrics = ['loss', 'eval_loss', 'rewards/accuracies', 'rewards/margins', 'learning_rate', 'grad_norm'];
 
-type TLaunchInput = { name: string; policyModelId: number; datasetVersionId: number; executorId: number; plan: Record<string, unknown> };
-
-function LaunchForm({ onLaunched }: { onLaunched: (id: number) => void }) {
-  const trpc = useTRPC();
-  const queryClient = useQueryClient();
-  const modelsList = useQuery(trpc.models.list.queryOptions());
-  const versions = useQuery(trpc.datasets.list.queryOptions({ limit: 100 }));
-  const executorsList = useQuery(trpc.executors.list.queryOptions());
-  const [name, setName] = useState('');
-  const [policyId, setPolicyId] = useState('');
-  const [versionId, setVersionId] = useState('');
-  const [executorId, setExecutorId] = useState('');
-  const [planText, setPlanText] = useState(() => JSON.stringify(defaultPlan(''), null, 2));
-  const [error, setError] = useState<string | null>(null);
-  const [preview, setPreview] = useState<{ index: number; kind: string; spec: Record<string, unknown> }[] | null>(null);
-  const launch = useMutation(
-    trpc.rounds.launch.mutationOptions({
-      onSuccess: (round) => {
-        void queryClient.invalidateQueries({ queryKey: trpc.rounds.list.queryKey() });
-        onLaunched(round.id);
-      },
-      onError: (e) => setError(e.message),
-    }),
-  );
-  const policies = (modelsList.data ?? []).filter((m) => m.kind === 'policy');
-  const preferenceVersions = (versions.data ?? []).filter((v) => v.status === 'succeeded' && v.kind === 'preference');
-
-  function input(): TLaunchInput | null {
-    setError(null);
-    let plan: Record<string, unknown>;
-    try {
-      plan = JSON.parse(planText) as Record<string, unknown>;
-    } catch (e) {
-      setError(`the plan is not valid JSON: ${(e as Error).message}`);
-      return null;
-    }
-    if (!policyId || !versionId || !executorId) {
-      setError('choose the policy, the dataset version and the executor');
-      return null;
-    }
-    return { name, policyModelId: Number(policyId), datasetVersionId: Number(versionId), executorId: Number(executorId), plan };
-  }
-
-  async function showPreview() {
-    const data = input();
-    if (!data) return;
-    try {
-      const result = await queryClient.fetchQuery(trpc.rounds.preview.queryOptions(data as never));
-      setPreview(result.stages as never);
-    } catch (e) {
-      setError((e as Error).message);
-    }
-  }
-
-  function submit(event: FormEvent) {
-    event.preventDefault();
-    const data = input();
-    if (data) launch.mutate(data as never);
-  }
-
-  /** A changed input makes the shown preview stale: it goes until asked for again. */
-  function edit(set: (value: string) => void, value: string) {
-    set(value);
-    setPreview(null);
-  }
-
-  function choosePolicy(id: string) {
-    setPolicyId(id);
-    setPreview(null);
-    const policy = policies.find((p) => String(p.id) === id);
-    try {
-      const plan = JSON.parse(planText) as Record<string, unknown>;
-      if (!policy) return;
-      // The blanks of the default plan get values from the policy; whatever the admin wrote stays.
-      const register = (plan.register ?? {}) as Record<string, unknown>;
-      const next = {
-        ...plan,
-        baseModel: plan.baseModel || (policy.baseModel ?? policy.artifactUri ?? ''),
-        register: { ...register, name: register.name || `${policy.name}-next` },
-      };
-      setPlanText(JSON.stringify(next, null, 2));
-    } catch {
-      // the admin's text stays as it is
-    }
-  }
-
-  return (
-    <form onSubmit={submit} className="space-y-3 rounded border border-slate-200 p-4">
-      <h2 className="font-semibold">Launch a round</h2>
-      <div className="grid gap-3 sm:grid-cols-2">
-        <label className="text-sm">
-          Name
-          <input className={inputClass} value={name} onChange={(e) => setName(e.target.value)} required />
-        </label>
-        <label className="text-sm">
-          Starting policy
-          <select className={inputClass} value={policyId} onChange={(e) => choosePolicy(e.target.value)}>
-            <option value="">{modelsList.isPending ? 'loading…' : 'choose…'}</option>
-            {policies.map((p) => (
-              <option key={p.id} value={p.id}>
-                {p.name} ({p.serving})
-              </option>
-            ))}
-          </select>
-          {modelsList.isSuccess && !policies.length ? (
-            <span className={hintClass}>
-              No policy models yet: register one in the{' '}
-              <Link className="underline" href="/admin/models">
-                model registry
-              </Link>
-              .
-            </span>
-          ) : null}
-        </label>
-        <label className="text-sm">
-          Preference dataset version
-          <select className={inputClass} value={versionId} onChange={(e) => edit(setVersionId, e.target.value)}>
-            <option value="">{versions.isPending ? 'loading…' : 'choose…'}</option>
-            {preferenceVersions.map((v) => (
-              <option key={v.id} value={v.id}>
-                #{v.id} {v.name}
-              </option>
-            ))}
-          </select>
-          {versions.isSuccess && !preferenceVersions.length ? (
-            <span className={hintClass}>
-              No built preference version yet: build one under{' '}
-              <Link className="underline" href="/admin/datasets">
-                Datasets
-              </Link>
-              .
-            </span>
-          ) : null}
-        </label>
-        <label className="text-sm">
-          Executor
-          <select className={inputClass} value={executorId} onChange={(e) => edit(setExecutorId, e.target.value)}>
-            <option value="">{executorsList.isPending ? 'loading…' : 'choose…'}</option>
-            {(executorsList.data ?? []).map((x: { id: number; name: string; kind: string }) => (
-              <option key={x.id} value={x.id}>
-                {x.name} ({x.kind})
-              </option>
-            ))}
-          </select>
-          {executorsList.isSuccess && !executorsList.data.length ? (
-            <span className={hintClass}>
-              No executors yet: add one with <code>npm run cli -- executor add</code>.
-            </span>
-          ) : null}
-        </label>
-      </div>
-      <label className="block text-sm">
-        Plan (Llama 3 defaults; each stage’s <code>config</code> holds your changes to the generated config, <code>null</code> removes a key)
-        <textarea className={`${inputClass} h-72 font-mono text-xs`} value={planText} onChange={(e) => edit(setPlanText, e.target.value)} spellCheck={false} />
-      </label>
-      {error ? (
-        <p role="alert" className="whitespace-pre-wrap break-words text-sm text-red-700">
-          {error}
-        </p>
-      ) : null}
-      <div className="flex gap-2">
-        <button type="button" className={buttonClass} onClick={() => void showPreview()}>
-          Preview configs and commands
-        </button>
-        <button type="submit" className={buttonClass} disabled={launch.isPending}>
-          Launch
-        </button>
-      </div>
-      {preview ? (
-        <ol className="space-y-3">
-          {preview.map((stage) => (
-            <li key={stage.index} className="rounded border border-slate-200 p-2">
-              <div className="text-sm font-medium">
-                {stage.index + 1}. {stage.kind} {stage.spec.runner === 'executor' ? `· ${String(stage.spec.gpus)} GPU(s)` : '· in the worker'}
-              </div>
-              {stage.spec.runner === 'executor' ? (
-                <>
-                  <pre className="mt-1 overflow-x-auto rounded bg-slate-50 p-2 text-xs">{(stage.spec.command as string[]).join(' ')}</pre>
-                  <pre className="mt-1 max-h-64 overflow-auto rounded bg-slate-50 p-2 text-xs">{String(stage.spec.configYaml)}</pre>
-                </>
-              ) : (
-                <pre className="mt-1 overflow-x-auto rounded bg-slate-50 p-2 text-xs">{JSON.stringify(stage.spec.settings, null, 2)}</pre>
-              )}
-            </li>
-          ))}
-        </ol>
-      ) : null}
-    </form>
-  );
-}
-
 /** A run's log tail as plain text; while the run is active it stays scrolled to the newest lines. */
 function LogTail({ text, live, failed }: { text: string; live: boolean; failed: boolean }) {
   const ref = useRef<HTMLPreElement>(null);
@@ -326,6 +120,14 @@ function RoundDetail({ id }: { id: number }) {
   const cancel = useMutation(trpc.rounds.cancel.mutationOptions({ onSuccess: refresh }));
   const retry = useMutation(trpc.rounds.retry.mutationOptions({ onSuccess: refresh }));
   const round = detail.data;
+  const roundStatus = round?.status;
+  // The list polls slowly: it hears of a change the detail saw (a retry ran, the round ended) at once.
+  useEffect(() => {
+    if (roundStatus) void queryClient.invalidateQueries({ queryKey: trpc.rounds.list.queryKey() });
+  }, [roundStatus, queryClient, trpc]);
+  const failedRun = round?.status === 'failed' ? round.runs.filter((r) => r.stage === round.currentStage).at(-1) : undefined;
+  // The register stage refused because the gate did not pass: the one failure an admin may overrule.
+  const gateFailed = failedRun?.kind === 'register' && failedRun.status === 'failed' && /gate did not pass/.test(failedRun.error ?? '');
   if (detail.isError && !round) return <p className="text-sm text-red-700">Round {id} could not be loaded: {detail.error.message}</p>;
   if (!round) return <p className="text-sm text-slate-600">Loading round {id}…</p>;
   return (
@@ -346,18 +148,27 @@ function RoundDetail({ id }: { id: number }) {
             Cancel
           </button>
         ) : null}
-        {round.status === 'failed' || round.status === 'cancelled' ? (
+        {(round.status === 'failed' || round.status === 'cancelled') && !gateFailed ? (
           <button className={buttonClass} onClick={() => retry.mutate({ round: id })} disabled={retry.isPending}>
             Retry stage {round.currentStage + 1} ({round.stages[round.currentStage]})
           </button>
         ) : null}
       </div>
-      {cancel.error || retry.error ? (
+      {gateFailed ? (
+        <div className="space-y-2 rounded border border-amber-200 p-3">
+          <p className="text-sm">
+            Evaluation did not find the new policy better than the one the round started from, so it was not registered. An admin can register it anyway, with a
+            reason that is recorded with the model.
+          </p>
+          <RegisterAnyway pending={retry.isPending} error={retry.error?.message ?? null} onConfirm={(reason) => retry.mutate({ round: id, gateOverrideReason: reason })} />
+        </div>
+      ) : null}
+      {cancel.error || (retry.error && !gateFailed) ? (
         <p role="alert" className="whitespace-pre-wrap break-words text-sm text-red-700">
           {(cancel.error ?? retry.error)?.message}
         </p>
       ) : null}
-      {round.error && !round.runs.some((r) => r.stage === round.currentStage && r.error === round.error) ? <p className="whitespace-pre-wrap break-words text-sm text-red-700">{round.error}</p> : null}
+      {round.error && !round.runs.some((r) => r.stage === round.currentStage && r.error === round.error) ? <StageError kind={round.stages[round.currentStage] ?? 'current'} error={round.error} /> : null}
       <ol className="flex flex-wrap items-center gap-1 text-sm" aria-label="Stages">
         {round.stages.map((kind, index) => {
           const run = round.runs.find((r) => r.stage === index);
@@ -374,13 +185,20 @@ function RoundDetail({ id }: { id: number }) {
       {round.runs.map((run) => {
         const spec = run.spec as { command?: string[]; configYaml?: string };
         const series = (run.training?.series ?? []).filter((s) => chartedMetrics.includes(s.name));
-        const evaluation = (run.metrics as { eval?: unknown }).eval;
+        const metrics = run.metrics as { eval?: unknown; heldOut?: unknown; gate?: unknown };
+        const evaluation = metrics.eval;
+        const evalGate = evaluation && typeof evaluation === 'object' ? (evaluation as { gate?: unknown }).gate : undefined;
+        // The register stage writes the gate it applied (with any override) into its own metrics.
+        const gate = (run.kind === 'register' ? metrics.gate : evalGate) as TGate | undefined;
+        const heldOut = run.kind === 'reward' && metrics.heldOut && typeof metrics.heldOut === 'object' ? (metrics.heldOut as Parameters<typeof HeldOutAccuracy>[0]['heldOut']) : null;
         return (
           <article key={run.id} className="space-y-2 rounded border border-slate-200 p-3">
             <h3 className="flex flex-wrap items-center gap-x-2 gap-y-1 font-medium">
               Run {run.id} · {run.kind} <Status status={run.status} /> <span className="text-xs text-slate-600">attempt {run.attempt} · {run.gpuHours.toFixed(3)} GPU-hours{run.externalId ? ` · ${run.externalId}` : ''}</span>
             </h3>
-            {run.error ? <p className="whitespace-pre-wrap break-words text-sm text-red-700">{run.error}</p> : null}
+            {run.error ? <StageError kind={run.kind} error={run.error} /> : null}
+            {gate && typeof gate === 'object' ? <GateBadge gate={gate} /> : null}
+            {heldOut ? <HeldOutAccuracy runId={run.id} heldOut={heldOut} /> : null}
             {spec.command ? <pre className="overflow-x-auto rounded bg-slate-50 p-2 text-xs">{spec.command.join(' ')}</pre> : null}
             {spec.configYaml ? (
               <details>
@@ -490,7 +308,7 @@ export function RoundsAdmin() {
           <p className="text-sm text-slate-600">No rounds yet: launch one below.</p>
         )}
       </section>
-      {selected ? <RoundDetail id={selected} /> : null}
+      {selected ? <RoundDetail key={selected} id={selected} /> : null}
       <LaunchForm onLaunched={setSelected} />
     </main>
   );
