@@ -21,6 +21,11 @@ const neededAccess = [
   { verb: 'create', group: 'batch', resource: 'jobs' },
   { verb: 'get', group: 'batch', resource: 'jobs' },
   { verb: 'delete', group: 'batch', resource: 'jobs' },
+  // A job over several nodes: its headless Service, created before the Job, then owned by it.
+  { verb: 'create', group: '', resource: 'services' },
+  { verb: 'get', group: '', resource: 'services' },
+  { verb: 'patch', group: '', resource: 'services' },
+  { verb: 'delete', group: '', resource: 'services' },
   { verb: 'list', group: '', resource: 'pods' },
   { verb: 'get', group: '', resource: 'pods', subresource: 'log' },
 ] as const;
@@ -102,7 +107,7 @@ export async function checkKubernetesCluster(config: TKubernetesExecutorConfig, 
   checks.push(
     denied.length
       ? { check: 'permissions', ok: false, detail: `not allowed in namespace ${namespace}: ${denied.join(', ')}` }
-      : { check: 'permissions', ok: true, detail: `may create, get and delete jobs, list pods and read their logs in namespace ${namespace}` },
+      : { check: 'permissions', ok: true, detail: `may create, get and delete jobs, create, get, patch and delete services, list pods and read their logs in namespace ${namespace}` },
   );
   return checks;
 }

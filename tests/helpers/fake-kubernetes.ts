@@ -1,45 +1,69 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { jobSpecProblem, ownerReferencesProblem, parseFieldPath, serviceProblem, type TJobSpec, type TServiceSpec } from './fake-kubernetes-validation';
 import { readJsonBody, runFakeWorkload, type TFakeRequest, type TFakeWorkload } from './fake-ray';
 
 /**
  * A Kubernetes API server stand-in for the paths the Job executor uses, over HTTP:
  * POST/GET/DELETE /apis/batch/v1/namespaces/{ns}/jobs[/{name}],
+ * POST/GET/PATCH/DELETE /api/v1/namespaces/{ns}/services[/{name}] (PATCH: merge patch only),
  * GET /api/v1/namespaces/{ns}/pods?labelSelector=..., GET /api/v1/namespaces/{ns}/pods/{name}/log,
  * POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews.
- * Each Job gets one pod, whose container command really runs here as a local process with the
- * container's env (values, secretKeyRef and envFrom resolved from `secrets`); Job status, pod
- * phase, conditions and counts follow what the Job controller and kubelet report. Deleting a Job
- * with propagationPolicy Background deletes its pod, which ends the process (SIGTERM).
- * Like the real server it refuses a pod spec whose volumes clash (422), a wrong bearer token when
- * `token` is given (401), and what `forbidden` lists ("create jobs", "get pods/log": 403), which
- * its access reviews report too.
+ * A Job gets one pod, an Indexed Job one per completion index (all at once: we set parallelism =
+ * completions), whose container command really runs here as a local process with the container's
+ * env (values, secretKeyRef and envFrom resolved from `secrets`, fieldRef from the pod's own
+ * metadata). Indexed pods get what the Job controller gives them: the completion-index annotation
+ * and label, the name `<job>-<index>-<random>`, the hostname `<job>-<index>` (also as $HOSTNAME, as a
+ * container runtime sets it) and JOB_COMPLETION_INDEX. `resolve` answers as cluster DNS would for
+ * `<hostname>.<subdomain>`: the pod, when a headless Service of that name selects it. Job status,
+ * pod phase, conditions and counts follow what the Job controller and kubelet report: the Job fails
+ * once more pods failed than backoffLimit allows (a failed pod is replaced until then), and the
+ * controller then deletes its other pods (their processes get SIGTERM); it completes when every
+ * index has succeeded. Deleting a Job with propagationPolicy Background deletes its pods, which ends
+ * their processes (SIGTERM), and Services it owns (ownerReferences), as the garbage collector does.
+ * Like the real server it refuses (422) what fake-kubernetes-validation.ts lists (clashing volumes,
+ * an Indexed Job without completions, a bad subdomain or downward-API path, an invalid Service), a
+ * wrong bearer token when `token` is given (401), and what `forbidden` lists ("create jobs", "get
+ * pods/log", "patch services": 403), which its access reviews report too. A NonIndexed Job with
+ * more than one completion or parallel pod is not simulated (501).
  */
 
-type TObject = Record<string, unknown> & { metadata: Record<string, unknown> & { name: string; namespace: string; labels?: Record<string, string> } };
+type TObject = Record<string, unknown> & {
+  metadata: Record<string, unknown> & { name: string; namespace: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: { uid?: string }[] };
+};
 
 interface TFakePod {
-  object: TObject & { status: Record<string, unknown> };
+  object: TObject & { spec: Record<string, unknown> & { hostname?: string; subdomain?: string }; status: Record<string, unknown> };
   container: string;
+  /** The completion index (Indexed Jobs). */
+  index?: number;
   workload?: TFakeWorkload;
 }
 
 interface TFakeJob {
-  object: TObject & { spec: Record<string, unknown>; status: Record<string, unknown> };
+  object: TObject & { spec: TJobSpec & Record<string, unknown>; status: Record<string, unknown> };
   pods: TFakePod[];
+  finished: boolean;
 }
+
+type TFakeService = TObject & { spec: TServiceSpec & Record<string, unknown> };
 
 export interface TFakeKubernetes {
   server: string;
   requests: TFakeRequest[];
   jobs: Map<string, TFakeJob>;
+  /** Services by `ns/name`. */
+  services: Map<string, TFakeService>;
   /** Pods created per Job `ns/name`. */
   podsCreated(namespace: string, name: string): number;
+  /** What cluster DNS answers for a name looked up from a pod in `namespace`: the pod's name, or undefined (NXDOMAIN). */
+  resolve(namespace: string, host: string): string | undefined;
   close(): Promise<void>;
 }
 
 const now = () => new Date().toISOString();
+const completionIndexKey = 'batch.kubernetes.io/job-completion-index';
 
 function status(code: number, reason: string, message: string) {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
@@ -53,22 +77,28 @@ function matchesSelector(labels: Record<string, string> | undefined, selector: s
   });
 }
 
-/** What the API server's validation says about a pod template's volumes, as in a 422 "... is invalid" Status; null when valid. */
-function volumeProblem(podSpec: { volumes?: { name?: string }[]; containers?: { volumeMounts?: { name?: string; mountPath?: string }[] }[] }): string | null {
-  const names = new Set<string>();
-  for (const [i, volume] of (podSpec.volumes ?? []).entries()) {
-    if (names.has(volume.name ?? '')) return `spec.template.spec.volumes[${i}].name: Duplicate value: "${volume.name}"`;
-    names.add(volume.name ?? '');
+/** RFC 7386 JSON merge patch. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> = target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete out[key];
+    else out[key] = mergePatch(out[key], value);
   }
-  for (const [c, container] of (podSpec.containers ?? []).entries()) {
-    const paths = new Set<string>();
-    for (const [i, mount] of (container.volumeMounts ?? []).entries()) {
-      if (!names.has(mount.name ?? '')) return `spec.template.spec.containers[${c}].volumeMounts[${i}].name: Not found: "${mount.name}"`;
-      if (paths.has(mount.mountPath ?? '')) return `spec.template.spec.containers[${c}].volumeMounts[${i}].mountPath: Invalid value: "${mount.mountPath}": must be unique`;
-      paths.add(mount.mountPath ?? '');
-    }
+  return out;
+}
+
+/** "1,3-5,7": the Job status's format for completed indexes. */
+function indexRanges(indexes: number[]): string {
+  const sorted = [...new Set(indexes)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    parts.push(j - i >= 2 ? `${sorted[i]}-${sorted[j]}` : sorted.slice(i, j + 1).join(','));
+    i = j + 1;
   }
-  return null;
+  return parts.join(',');
 }
 
 export async function startFakeKubernetes(
@@ -78,6 +108,7 @@ export async function startFakeKubernetes(
   const secrets = options.secrets ?? {};
   const requests: TFakeRequest[] = [];
   const jobs = new Map<string, TFakeJob>();
+  const services = new Map<string, TFakeService>();
   const podCounts = new Map<string, number>();
   const timers = new Set<NodeJS.Timeout>();
   const workloads: TFakeWorkload[] = [];
@@ -89,32 +120,69 @@ export async function startFakeKubernetes(
   };
 
   /** The container's environment as the kubelet would build it; a missing Secret or key fails the pod. */
-  function containerEnv(namespace: string, container: Record<string, unknown>): Record<string, string> | string {
-    const env: Record<string, string> = {};
+  function containerEnv(pod: TFakePod, container: Record<string, unknown>): Record<string, string> | string {
+    const { namespace } = pod.object.metadata;
+    // The runtime sets HOSTNAME; the container's own variables may override it.
+    const env: Record<string, string> = { HOSTNAME: pod.object.spec.hostname ?? pod.object.metadata.name };
     for (const from of (container.envFrom ?? []) as { secretRef?: { name: string } }[]) {
       const secret = from.secretRef && secrets[`${namespace}/${from.secretRef.name}`];
       if (from.secretRef && !secret) return `secret "${from.secretRef.name}" not found`;
       Object.assign(env, secret ?? {});
     }
-    for (const entry of (container.env ?? []) as { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[]) {
+    type TEnvEntry = { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } } };
+    for (const entry of (container.env ?? []) as TEnvEntry[]) {
       const ref = entry.valueFrom?.secretKeyRef;
+      const field = entry.valueFrom?.fieldRef && parseFieldPath(entry.valueFrom.fieldRef.fieldPath);
       if (ref) {
         const value = secrets[`${namespace}/${ref.name}`]?.[ref.key];
         if (value === undefined) return `couldn't find key ${ref.key} in Secret ${namespace}/${ref.name}`;
         env[entry.name] = value;
+      } else if (field) {
+        // The downward API: a missing label or annotation reads as "".
+        const metadata = pod.object.metadata;
+        if ('map' in field) env[entry.name] = (field.map === 'labels' ? metadata.labels : metadata.annotations)?.[field.key] ?? '';
+        else if (field.field.startsWith('metadata.')) env[entry.name] = String(metadata[field.field.slice('metadata.'.length)] ?? '');
+        else if (field.field.startsWith('status.pod')) env[entry.name] = '127.0.0.1';
+        else env[entry.name] = String(pod.object.spec[field.field.slice('spec.'.length)] ?? '');
       } else env[entry.name] = entry.value ?? '';
     }
     return env;
   }
 
+  const phaseOf = (pod: TFakePod) => pod.object.status.phase as string;
+
+  /** The Job's counts from its pods, as the controller keeps them. */
+  function countPods(job: TFakeJob) {
+    const pods = job.pods;
+    const succeeded = pods.filter((p) => phaseOf(p) === 'Succeeded');
+    job.object.status = {
+      ...job.object.status,
+      active: pods.filter((p) => phaseOf(p) === 'Pending' || phaseOf(p) === 'Running').length,
+      ready: pods.filter((p) => phaseOf(p) === 'Running').length,
+      succeeded: succeeded.length,
+      failed: pods.filter((p) => phaseOf(p) === 'Failed').length,
+      ...(job.object.spec.completionMode === 'Indexed' ? { completedIndexes: indexRanges(succeeded.map((p) => p.index!)) } : {}),
+    };
+  }
+
+  /** Deletes a pod as the controller does: its containers get SIGTERM and it leaves the list. */
+  function deletePod(job: TFakeJob, pod: TFakePod) {
+    pod.workload?.signal('SIGTERM');
+    job.pods = job.pods.filter((p) => p !== pod);
+  }
+
   function finishJob(job: TFakeJob, succeeded: boolean) {
+    job.finished = true;
+    // A failed Job's remaining pods are deleted by the controller.
+    if (!succeeded) for (const pod of [...job.pods]) if (phaseOf(pod) === 'Pending' || phaseOf(pod) === 'Running') deletePod(job, pod);
+    countPods(job);
     const at = now();
     job.object.status = {
       ...job.object.status,
       active: 0,
       ready: 0,
       terminating: 0,
-      ...(succeeded ? { succeeded: 1, completionTime: at } : { failed: 1 }),
+      ...(succeeded ? { completionTime: at } : {}),
       conditions: succeeded
         ? [
             { type: 'SuccessCriteriaMet', status: 'True', lastProbeTime: at, lastTransitionTime: at, reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods' },
@@ -127,35 +195,65 @@ export async function startFakeKubernetes(
     };
   }
 
-  function startPod(job: TFakeJob) {
+  /** After a pod ended: fail the Job past backoffLimit, else replace a failed pod; complete it once every index succeeded. */
+  function podEnded(job: TFakeJob, pod: TFakePod, exitCode: number) {
+    countPods(job);
+    const failures = Number(job.object.status.failed ?? 0);
+    if (exitCode !== 0) {
+      if (failures > (job.object.spec.backoffLimit ?? 6)) finishJob(job, false);
+      else startPod(job, pod.index);
+      return;
+    }
+    const completions = job.object.spec.completions ?? 1;
+    const done = job.object.spec.completionMode === 'Indexed' ? new Set(job.pods.filter((p) => phaseOf(p) === 'Succeeded').map((p) => p.index)).size : Number(job.object.status.succeeded ?? 0);
+    if (done >= completions) finishJob(job, true);
+  }
+
+  function startPod(job: TFakeJob, index: number | undefined) {
     const { namespace, name } = job.object.metadata;
-    const template = (job.object.spec.template ?? {}) as { metadata?: { labels?: Record<string, string> }; spec?: { containers?: Record<string, unknown>[] } };
-    const container = template.spec?.containers?.[0] ?? {};
-    const podName = `${name}-${randomBytes(3).toString('hex').slice(0, 5)}`;
+    const template = (job.object.spec.template ?? {}) as { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: Record<string, unknown> & { containers?: Record<string, unknown>[] } };
+    const indexed = index !== undefined;
+    // What the Job controller adds to an Indexed Job's pods (pkg/controller/job/indexed_job_utils.go).
+    const containers = (template.spec?.containers ?? []).map((c) => {
+      const env = (c.env ?? []) as { name: string }[];
+      if (!indexed || env.some((e) => e.name === 'JOB_COMPLETION_INDEX')) return c;
+      return { ...c, env: [...env, { name: 'JOB_COMPLETION_INDEX', valueFrom: { fieldRef: { fieldPath: `metadata.labels['${completionIndexKey}']` } } }] };
+    });
+    const container = containers[0] ?? {};
+    const suffix = randomBytes(3).toString('hex').slice(0, 5);
     const pod: TFakePod = {
       container: String(container.name ?? ''),
+      index,
       object: {
         apiVersion: 'v1',
         kind: 'Pod',
         metadata: {
-          name: podName,
+          name: indexed ? `${name}-${index}-${suffix}` : `${name}-${suffix}`,
           namespace,
           uid: randomUUID(),
           creationTimestamp: now(),
-          labels: { ...(template.metadata?.labels ?? {}), 'job-name': name, 'batch.kubernetes.io/job-name': name, 'controller-uid': String(job.object.metadata.uid) },
+          labels: {
+            ...(template.metadata?.labels ?? {}),
+            'job-name': name,
+            'batch.kubernetes.io/job-name': name,
+            'controller-uid': String(job.object.metadata.uid),
+            ...(indexed ? { [completionIndexKey]: String(index) } : {}),
+          },
+          annotations: { ...(template.metadata?.annotations ?? {}), ...(indexed ? { [completionIndexKey]: String(index) } : {}) },
         },
-        spec: template.spec ?? {},
+        spec: { ...(template.spec ?? {}), containers, ...(indexed && !template.spec?.hostname ? { hostname: `${name}-${index}` } : {}) },
         status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True' }], containerStatuses: [{ name: container.name, ready: false, restartCount: 0, state: { waiting: { reason: 'ContainerCreating' } } }] },
       },
     };
     job.pods.push(pod);
     const key = `${namespace}/${name}`;
     podCounts.set(key, (podCounts.get(key) ?? 0) + 1);
-    job.object.status = { ...job.object.status, active: 1, ready: 0, startTime: now() };
+    job.object.status = { startTime: now(), ...job.object.status };
+    countPods(job);
     const timer = setTimeout(() => {
       timers.delete(timer);
-      if (!jobs.has(key)) return;
-      const env = containerEnv(namespace, container);
+      if (jobs.get(key) !== job || !job.pods.includes(pod)) return;
+      const env = containerEnv(pod, container);
       if (typeof env === 'string') {
         pod.object.status = { ...pod.object.status, phase: 'Pending', containerStatuses: [{ name: container.name, ready: false, state: { waiting: { reason: 'CreateContainerConfigError', message: env } } }] };
         return;
@@ -164,7 +262,7 @@ export async function startFakeKubernetes(
       pod.workload = runFakeWorkload(command, env, typeof container.workingDir === 'string' ? container.workingDir : undefined);
       workloads.push(pod.workload);
       pod.object.status = { ...pod.object.status, phase: 'Running', startTime: now(), containerStatuses: [{ name: container.name, ready: true, started: true, restartCount: 0, state: { running: { startedAt: now() } } }] };
-      job.object.status = { ...job.object.status, active: 1, ready: 1 };
+      countPods(job);
       void pod.workload.exited.then((code) => {
         const exitCode = code ?? 143;
         pod.object.status = {
@@ -172,10 +270,39 @@ export async function startFakeKubernetes(
           phase: exitCode === 0 ? 'Succeeded' : 'Failed',
           containerStatuses: [{ name: container.name, ready: false, started: false, restartCount: 0, state: { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: pod.object.status.startTime, finishedAt: now() } } }],
         };
-        if (jobs.get(key) === job) finishJob(job, exitCode === 0);
+        if (jobs.get(key) === job && !job.finished && job.pods.includes(pod)) podEnded(job, pod, exitCode);
       });
     }, podStartMs);
     timers.add(timer);
+  }
+
+  function startPods(job: TFakeJob) {
+    const spec = job.object.spec;
+    if (spec.completionMode !== 'Indexed') return startPod(job, undefined);
+    // parallelism may hold back indexes; we always ask for all at once, so the fake starts min(parallelism, completions).
+    const count = Math.min(spec.parallelism ?? 1, spec.completions ?? 1);
+    for (let index = 0; index < count; index++) startPod(job, index);
+  }
+
+  function resolve(namespace: string, host: string): string | undefined {
+    const relative = host.replace(new RegExp(`\\.${namespace}(\\.svc(\\.cluster\\.local)?)?\\.?$`), '');
+    const [hostname, subdomain, ...rest] = relative.split('.');
+    if (!subdomain || rest.length) return undefined;
+    const service = services.get(`${namespace}/${subdomain}`);
+    if (!service || service.spec.clusterIP !== 'None') return undefined;
+    const selector = Object.entries(service.spec.selector ?? {});
+    const pod = [...jobs.values()]
+      .flatMap((j) => j.pods)
+      .find(
+        (p) =>
+          p.object.metadata.namespace === namespace &&
+          p.object.spec.hostname === hostname &&
+          p.object.spec.subdomain === subdomain &&
+          selector.length > 0 &&
+          selector.every(([k, v]) => p.object.metadata.labels?.[k] === v) &&
+          (phaseOf(p) === 'Running' || (phaseOf(p) === 'Pending' && service.spec.publishNotReadyAddresses === true)),
+      );
+    return pod?.object.metadata.name;
   }
 
   const server = http.createServer((req, res) => {
@@ -203,18 +330,25 @@ export async function startFakeKubernetes(
         const verb = req.method === 'POST' ? 'create' : req.method === 'DELETE' ? 'delete' : name ? 'get' : 'list';
         if (isForbidden(verb, 'jobs')) return forbid(verb, 'jobs', 'batch', namespace);
         if (req.method === 'POST' && !name) {
-          const object = body as TFakeJob['object'];
+          // A copy: what was sent stays as sent in `requests`.
+          const object = structuredClone(body) as TFakeJob['object'];
           const jobName = object?.metadata?.name;
           if (!jobName || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(jobName) || jobName.length > 63) return json(res, 422, status(422, 'Invalid', `Job.batch "${jobName}" is invalid: metadata.name`));
-          const invalid = volumeProblem(((object.spec as { template?: { spec?: Parameters<typeof volumeProblem>[0] } } | undefined)?.template?.spec ?? {}));
+          const invalid = jobSpecProblem(object.spec ?? {});
           if (invalid) return json(res, 422, status(422, 'Invalid', `Job.batch "${jobName}" is invalid: ${invalid}`));
+          const spec = object.spec;
+          if ((spec.completionMode ?? 'NonIndexed') === 'NonIndexed' && ((spec.completions ?? 1) !== 1 || (spec.parallelism ?? 1) !== 1)) {
+            return json(res, 501, status(501, 'NotImplemented', 'the fake runs one pod per NonIndexed Job (completions and parallelism 1)'));
+          }
           const key = `${namespace}/${jobName}`;
           if (jobs.has(key)) return json(res, 409, status(409, 'AlreadyExists', `jobs.batch "${jobName}" already exists`));
           object.metadata = { ...object.metadata, namespace, uid: randomUUID(), creationTimestamp: now(), resourceVersion: String(++resourceVersion), generation: 1 };
+          // The API server's defaults.
+          object.spec = { completionMode: 'NonIndexed', completions: 1, parallelism: 1, backoffLimit: 6, ...spec };
           object.status = {};
-          const job: TFakeJob = { object, pods: [] };
+          const job: TFakeJob = { object, pods: [], finished: false };
           jobs.set(key, job);
-          startPod(job);
+          startPods(job);
           return json(res, 201, object);
         }
         if (!name) return json(res, 405, status(405, 'MethodNotAllowed', 'method not allowed'));
@@ -225,8 +359,54 @@ export async function startFakeKubernetes(
         if (req.method === 'DELETE') {
           const policy = url.searchParams.get('propagationPolicy') ?? ((body as { propagationPolicy?: string } | undefined)?.propagationPolicy ?? 'Orphan');
           jobs.delete(key);
-          if (policy !== 'Orphan') for (const pod of job.pods) pod.workload?.signal('SIGTERM');
+          if (policy !== 'Orphan') {
+            for (const pod of job.pods) pod.workload?.signal('SIGTERM');
+            // The garbage collector deletes what the Job owns.
+            for (const [serviceKey, service] of services) if (service.metadata.ownerReferences?.some((r) => r.uid === job.object.metadata.uid)) services.delete(serviceKey);
+          }
           return json(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, group: 'batch', kind: 'jobs', uid: job.object.metadata.uid } });
+        }
+        return json(res, 405, status(405, 'MethodNotAllowed', 'method not allowed'));
+      }
+
+      const servicesPath = /^\/api\/v1\/namespaces\/([^/]+)\/services(?:\/([^/]+))?$/.exec(url.pathname);
+      if (servicesPath) {
+        const namespace = decodeURIComponent(servicesPath[1]!);
+        const name = servicesPath[2] ? decodeURIComponent(servicesPath[2]) : undefined;
+        const verb = ({ POST: 'create', DELETE: 'delete', PATCH: 'patch' } as Record<string, string>)[req.method ?? ''] ?? (name ? 'get' : 'list');
+        if (isForbidden(verb, 'services')) return forbid(verb, 'services', '', namespace);
+        if (req.method === 'POST' && !name) {
+          const object = structuredClone(body) as TFakeService;
+          const serviceName = object?.metadata?.name;
+          const invalid = serviceProblem(serviceName, object?.spec) ?? ownerReferencesProblem(object?.metadata?.ownerReferences);
+          if (invalid) return json(res, 422, status(422, 'Invalid', `Service "${serviceName}" is invalid: ${invalid}`));
+          const key = `${namespace}/${serviceName}`;
+          if (services.has(key)) return json(res, 409, status(409, 'AlreadyExists', `services "${serviceName}" already exists`));
+          object.metadata = { ...object.metadata, namespace, uid: randomUUID(), creationTimestamp: now(), resourceVersion: String(++resourceVersion) };
+          const headless = object.spec.clusterIP === 'None';
+          object.spec = { type: 'ClusterIP', sessionAffinity: 'None', ...object.spec, ...(headless ? { clusterIPs: ['None'] } : { clusterIP: '10.96.0.10', clusterIPs: ['10.96.0.10'] }) };
+          object.status = { loadBalancer: {} };
+          services.set(key, object);
+          return json(res, 201, object);
+        }
+        if (!name) return json(res, 405, status(405, 'MethodNotAllowed', 'method not allowed'));
+        const key = `${namespace}/${name}`;
+        const service = services.get(key);
+        if (!service) return json(res, 404, status(404, 'NotFound', `services "${name}" not found`));
+        if (req.method === 'GET') return json(res, 200, service);
+        if (req.method === 'DELETE') {
+          services.delete(key);
+          return json(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: 'services', uid: service.metadata.uid } });
+        }
+        if (req.method === 'PATCH') {
+          const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim();
+          if (type !== 'application/merge-patch+json') return json(res, 415, status(415, 'UnsupportedMediaType', `the fake applies only application/merge-patch+json, not ${type || 'no content type'}`));
+          const patched = mergePatch(service, structuredClone(body)) as TFakeService;
+          const invalid = serviceProblem(patched.metadata?.name, patched.spec) ?? ownerReferencesProblem(patched.metadata?.ownerReferences);
+          if (invalid) return json(res, 422, status(422, 'Invalid', `Service "${name}" is invalid: ${invalid}`));
+          patched.metadata = { ...patched.metadata, name, namespace, uid: service.metadata.uid, resourceVersion: String(++resourceVersion) };
+          services.set(key, patched);
+          return json(res, 200, patched);
         }
         return json(res, 405, status(405, 'MethodNotAllowed', 'method not allowed'));
       }
@@ -269,7 +449,9 @@ export async function startFakeKubernetes(
     server: `http://127.0.0.1:${port}`,
     requests,
     jobs,
+    services,
     podsCreated: (namespace, name) => podCounts.get(`${namespace}/${name}`) ?? 0,
+    resolve,
     async close() {
       for (const timer of timers) clearTimeout(timer);
       for (const workload of workloads) if (workload.exitCode === undefined) workload.signal('SIGKILL');

@@ -488,6 +488,201 @@ describe('Kubernetes executor requests', () => {
   });
 });
 
+describe('jobs over several nodes', () => {
+  const k8s = () => executorFor({ id: 3, kind: 'kubernetes', config: kubernetesConfig }, { store, kubeConfig: kubeConfig() });
+  /** A job whose every node runs `script` with `sh -c`, as a multi-node launch command runs `bash -c`. */
+  const nodesJob = (script: string, nodes = 2): TExecutorJob => {
+    const runId = nextRunId++;
+    return { runId, attempt: 0, command: ['sh', '-c', script], env: { GREETING: 'hi', PAIRWISE_NODE_RANK: 'not-ours' }, gpus: 8, nodes, artifactPrefix: `runs/${runId}/` };
+  };
+  const podsOf = (name: string) => kube.jobs.get(`training/${name}`)?.pods ?? [];
+  const processesGone = async (pids: number[]) => {
+    const deadline = Date.now() + 5000;
+    while (pids.some(processAlive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    return !pids.some(processAlive);
+  };
+
+  it('Kubernetes: a headless Service, then an Indexed Job with one pod per node, each told its rank and rank 0’s address; submit is idempotent', async () => {
+    const executor = k8s();
+    const job = nodesJob('echo "rank=$PAIRWISE_NODE_RANK master=$PAIRWISE_MASTER_ADDR index=$JOB_COMPLETION_INDEX host=$HOSTNAME greeting=$GREETING"; sleep 1');
+    const name = `pairwise-run-${job.runId}-0`;
+    const before = kube.requests.length;
+    expect(await executor.submit(job)).toEqual({ externalId: name });
+    const labels = { 'pairwise.dev/run': String(job.runId), 'pairwise.dev/attempt': '0', 'app.kubernetes.io/managed-by': 'pairwise' };
+    const sent = kube.requests.slice(before);
+    expect(sent.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /api/v1/namespaces/training/services',
+      'POST /apis/batch/v1/namespaces/training/jobs',
+      `PATCH /api/v1/namespaces/training/services/${name}`,
+    ]);
+    expect(sent[0]!.body).toEqual({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace: 'training', labels },
+      spec: {
+        clusterIP: 'None',
+        selector: { 'pairwise.dev/run': String(job.runId), 'pairwise.dev/attempt': '0' },
+        publishNotReadyAddresses: true,
+        ports: [{ name: 'rendezvous', port: 29500, targetPort: 29500, protocol: 'TCP' }],
+      },
+    });
+    expect(sent[1]!.body).toEqual({
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name, namespace: 'training', labels },
+      spec: {
+        backoffLimit: 0,
+        ttlSecondsAfterFinished: 3600,
+        completionMode: 'Indexed',
+        completions: 2,
+        parallelism: 2,
+        template: {
+          metadata: { labels },
+          spec: {
+            restartPolicy: 'Never',
+            serviceAccountName: 'trainer',
+            nodeSelector: kubernetesConfig.nodeSelector,
+            tolerations: kubernetesConfig.tolerations,
+            volumes: [{ name: 'pairwise-shm', emptyDir: { medium: 'Memory' } }],
+            subdomain: name,
+            containers: [
+              {
+                name: 'trainer',
+                image: kubernetesConfig.image,
+                command: job.command,
+                env: [
+                  { name: 'HF_HUB_OFFLINE', value: '1' },
+                  { name: 'GREETING', value: 'hi' },
+                  { name: 'HF_TOKEN', valueFrom: { secretKeyRef: { name: 'hf', key: 'token' } } },
+                  { name: 'PAIRWISE_NODE_RANK', valueFrom: { fieldRef: { fieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']" } } },
+                  { name: 'PAIRWISE_MASTER_ADDR', value: `${name}-0.${name}` },
+                ],
+                volumeMounts: [{ name: 'pairwise-shm', mountPath: '/dev/shm' }],
+                resources: { limits: { 'nvidia.com/gpu': '8' }, requests: { cpu: '8', memory: '64Gi' } },
+              },
+            ],
+          },
+        },
+      },
+    });
+    const uid = (kube.jobs.get(`training/${name}`)!.object.metadata as { uid: string }).uid;
+    expect(sent[2]!.headers['content-type']).toBe('application/merge-patch+json');
+    expect(sent[2]!.body).toEqual({ metadata: { ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name, uid }] } });
+
+    // A retried submit finds both, already linked, and starts nothing.
+    const retried = kube.requests.length;
+    expect(await k8s().submit(job)).toEqual({ externalId: name });
+    expect(kube.requests.slice(retried).map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /api/v1/namespaces/training/services',
+      `GET /api/v1/namespaces/training/services/${name}`,
+      'POST /apis/batch/v1/namespaces/training/jobs',
+      `GET /apis/batch/v1/namespaces/training/jobs/${name}`,
+    ]);
+    expect(kube.podsCreated('training', name)).toBe(2);
+
+    // Cluster DNS: rank 0's hostname under the Service's name is its pod, while it runs.
+    await waitForStatus(executor, name, (s) => s.state === 'running');
+    const rankZero = podsOf(name).find((p) => p.index === 0)!;
+    expect(kube.resolve('training', `${name}-0.${name}`)).toBe(rankZero.object.metadata.name);
+    expect(kube.resolve('training', `${name}-1.${name}`)).toBe(podsOf(name).find((p) => p.index === 1)!.object.metadata.name);
+
+    expect((await waitForStatus(executor, name, terminal)).state).toBe('succeeded');
+    const outputs = podsOf(name)
+      .sort((a, b) => a.index! - b.index!)
+      .map((p) => p.workload!.output().trim());
+    expect(outputs).toEqual([
+      `rank=0 master=${name}-0.${name} index=0 host=${name}-0 greeting=hi`,
+      `rank=1 master=${name}-0.${name} index=1 host=${name}-1 greeting=hi`,
+    ]);
+    // The log is rank 0's, after a line that says so.
+    const logs = await executor.logs(name);
+    expect(logs).toBe(`[pairwise] log of node 0 (pod ${rankZero.object.metadata.name}); every node's: kubectl logs -n training -l job-name=${name} --prefix --tail=-1\n${outputs[0]}\n`);
+    expect(logs.endsWith(await executor.logs(name, { tailBytes: 20 }))).toBe(true);
+    // Owned by the Job: the garbage collector takes the Service with it.
+    expect(kube.services.get(`training/${name}`)!.metadata.ownerReferences).toEqual([{ apiVersion: 'batch/v1', kind: 'Job', name, uid }]);
+  });
+
+  it('Kubernetes: one failing node fails the job, the controller stops the others, and the message names the node', async () => {
+    const executor = k8s();
+    const job = nodesJob('if [ "$PAIRWISE_NODE_RANK" = 1 ]; then sleep 0.3; echo "rank 1: NCCL error" >&2; exit 3; fi; echo "rank $PAIRWISE_NODE_RANK waiting"; sleep 60', 3);
+    const { externalId } = await executor.submit(job);
+    await waitForStatus(executor, externalId, (s) => s.state === 'running');
+    const pids = podsOf(externalId).map((p) => p.workload!.pid);
+    const failed = await waitForStatus(executor, externalId, terminal);
+    expect(failed.state).toBe('failed');
+    expect(failed.message).toMatch(/^BackoffLimitExceeded: Job has reached the specified backoff limit; node 1 \(pod pairwise-run-\d+-0-1-\w+\): Error \(exit code 3\)$/);
+    expect(await processesGone(pids)).toBe(true);
+    // Rank 0's pod was deleted with the others: the log shown is the failed node's.
+    expect(await executor.logs(externalId)).toMatch(/^\[pairwise\] log of node 1 \(pod [^)]+\)[^\n]*\nrank 1: NCCL error\n$/);
+  });
+
+  it('Kubernetes: cancel deletes the Job and its Service, and every node’s process ends', async () => {
+    const executor = k8s();
+    const { externalId } = await executor.submit(nodesJob('echo "rank $PAIRWISE_NODE_RANK up"; sleep 60'));
+    await waitForStatus(executor, externalId, (s) => s.state === 'running');
+    const pids = podsOf(externalId).map((p) => p.workload!.pid);
+    expect(pids).toHaveLength(2);
+    const before = kube.requests.length;
+    await executor.cancel(externalId);
+    const deletions = kube.requests.slice(before).filter((r) => r.method === 'DELETE');
+    expect(deletions.map((r) => r.path)).toEqual([`/apis/batch/v1/namespaces/training/jobs/${externalId}`, `/api/v1/namespaces/training/services/${externalId}`]);
+    expect(deletions[0]!.query.propagationPolicy).toBe('Background');
+    expect(kube.jobs.has(`training/${externalId}`)).toBe(false);
+    expect(kube.services.has(`training/${externalId}`)).toBe(false);
+    expect(await processesGone(pids)).toBe(true);
+    expect((await executor.status(externalId)).state).toBe('cancelled');
+    await executor.cancel(externalId);
+  });
+
+  it('Kubernetes: a Job the API server refuses takes its Service back; the fake refuses what the real server does', async () => {
+    const clash = executorFor(
+      { id: 3, kind: 'kubernetes', config: { ...kubernetesConfig, volumes: [{ name: 'cache', emptyDir: {} }, { name: 'cache', emptyDir: {} }] } },
+      { store, kubeConfig: kubeConfig() },
+    );
+    const job = nodesJob('true');
+    await expect(clash.submit(job)).rejects.toMatchObject({ code: 422 });
+    expect(kube.services.has(`training/pairwise-run-${job.runId}-0`)).toBe(false);
+
+    const post = async (path: string, body: unknown) => {
+      const response = await fetch(`${kube.server}${path}`, { method: 'POST', headers: { authorization: 'Bearer test-token', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: response.status, message: ((await response.json()) as { message: string }).message };
+    };
+    const template = { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x', command: ['true'] }] } };
+    expect(await post('/apis/batch/v1/namespaces/training/jobs', { metadata: { name: 'no-completions' }, spec: { completionMode: 'Indexed', parallelism: 2, template } })).toEqual({
+      status: 422,
+      message: 'Job.batch "no-completions" is invalid: spec.completions: Required value: when completion mode is Indexed',
+    });
+    expect((await post('/apis/batch/v1/namespaces/training/jobs', { metadata: { name: 'bad-mode' }, spec: { completionMode: 'indexed', completions: 2, template } })).status).toBe(422);
+    expect((await post('/apis/batch/v1/namespaces/training/jobs', { metadata: { name: 'bad-subdomain' }, spec: { completionMode: 'Indexed', completions: 2, template: { spec: { ...template.spec, subdomain: 'Not_A_Label' } } } })).status).toBe(422);
+    const badField = { spec: { ...template.spec, containers: [{ ...template.spec.containers[0], env: [{ name: 'R', valueFrom: { fieldRef: { fieldPath: 'metadata.annotations[batch.kubernetes.io/job-completion-index]' } } }] }] } };
+    expect((await post('/apis/batch/v1/namespaces/training/jobs', { metadata: { name: 'bad-field' }, spec: { completionMode: 'Indexed', completions: 2, template: badField } })).message).toContain('fieldPath: Unsupported value');
+    expect((await post('/api/v1/namespaces/training/services', { metadata: { name: '9starts-with-digit' }, spec: { clusterIP: 'None' } })).status).toBe(422);
+    expect((await post('/api/v1/namespaces/training/services', { metadata: { name: 'no-ports' }, spec: { selector: { a: 'b' } } })).message).toContain('spec.ports: Required value');
+  });
+
+  it('Ray refuses more than one node before sending anything, saying what to use instead', async () => {
+    const executor = executorFor({ id: 2, kind: 'ray', config: rayConfig() }, { store });
+    const before = ray.requests.length;
+    const refused = executor.submit(nodesJob('true'));
+    await expect(refused).rejects.toMatchObject({ code: 'BAD_REQUEST', field: 'nodes' });
+    await expect(refused).rejects.toThrow(/^nodes: a Ray job runs its entrypoint as one process on one node[\s\S]*Kubernetes executor[\s\S]*one node with more GPUs \(nodes 1; 16 GPUs/);
+    expect(ray.requests.length).toBe(before);
+    // One node is what Ray runs, as before.
+    const one = await executor.submit({ ...nodesJob('echo one'), nodes: 1, gpus: 1 });
+    expect((await waitForStatus(executor, one.externalId, terminal)).state).toBe('succeeded');
+  });
+
+  it('the local executor refuses more than one node (one host), naming the field; every executor refuses a bad node count', async () => {
+    const local = executorFor({ id: 1, kind: 'local', config: { ...localConfig, stateDir: path.join(tmp, 'local-nodes-state') } }, { store });
+    const job = { ...nodesJob('true'), gpus: 1 };
+    await expect(local.submit(job)).rejects.toMatchObject({ code: 'BAD_REQUEST', field: 'nodes', message: expect.stringContaining('runs jobs on this one host') as string });
+    expect(fs.existsSync(path.join(tmp, 'local-nodes-state', `pairwise-run-${job.runId}-0`))).toBe(false);
+    for (const executor of [local, executorFor({ id: 2, kind: 'ray', config: rayConfig() }, { store }), k8s()]) {
+      for (const nodes of [0, 1.5]) await expect(executor.submit({ ...job, nodes })).rejects.toMatchObject({ code: 'BAD_REQUEST', field: 'nodes', message: 'nodes: must be an integer >= 1' });
+    }
+  });
+});
+
 describe('jobs on an S3-compatible artifact store', () => {
   // What the job's `aws s3 cp`, boto3 and s3fs read, and the worker's credentials, which must stay out.
   const awsNames = ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'];

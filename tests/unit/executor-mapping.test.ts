@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
+import type { V1Job, V1JobStatus } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { parseExecutorConfig, referencedEnv } from '@/server/executors/executors';
 import { isPairwiseSetting } from '@/server/executors/schemas';
 import { assertValidJob, jobName, resolveSecretEnv, shellQuote, tailText } from '@/workers/executors/common';
-import { kubernetesJobBody, kubernetesStatus } from '@/workers/executors/kubernetes';
+import { kubernetesJobBody, kubernetesServiceBody, kubernetesStatus } from '@/workers/executors/kubernetes';
 import { rayEntrypoint, rayStatus } from '@/workers/executors/ray';
 
 describe('shellQuote', () => {
@@ -42,6 +43,8 @@ describe('jobs and secrets', () => {
     expect(() => assertValidJob({ ...job, gpus: 1.5 })).toThrow(/gpus/);
     expect(() => assertValidJob({ ...job, env: { 'NOT-A-NAME': 'x' } })).toThrow(/env/);
     expect(() => assertValidJob({ ...job, artifactPrefix: 'runs/7' })).toThrow(/artifactPrefix/);
+    expect(() => assertValidJob({ ...job, nodes: 4 })).not.toThrow();
+    for (const nodes of [0, -1, 1.5, Number.NaN]) expect(() => assertValidJob({ ...job, nodes })).toThrow('nodes: must be an integer >= 1');
   });
 
   it('reads secrets from the named variables and names a missing one', () => {
@@ -77,6 +80,38 @@ describe('Kubernetes Job status', () => {
       kubernetesStatus({ status: { failed: 1, conditions: [{ type: 'Failed', status: 'True', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline', lastTransitionTime: new Date(at) }] } }),
     ).toEqual({ state: 'failed', message: 'DeadlineExceeded: Job was active longer than specified deadline', startedAt: undefined, finishedAt: new Date(at) });
     expect(kubernetesStatus({ status: { active: 1, conditions: [{ type: 'Failed', status: 'False' }] } }).state).toBe('running');
+  });
+
+  it('aggregates an Indexed Job over its pods: running once every node runs, succeeded once every index has, failed at the first failure', () => {
+    const indexed = (status: V1JobStatus): V1Job => ({ spec: { completionMode: 'Indexed', completions: 3, parallelism: 3, template: {} }, status });
+    expect(kubernetesStatus(indexed({ active: 3, ready: 0 }))).toMatchObject({ state: 'pending', message: '0 of 3 pods running; the others are starting (scheduling, pulling the image)' });
+    expect(kubernetesStatus(indexed({ active: 3, ready: 2 }))).toMatchObject({ state: 'pending', message: '2 of 3 pods running; the others are starting (scheduling, pulling the image)' });
+    expect(kubernetesStatus(indexed({ active: 3, ready: 3 })).state).toBe('running');
+    // A rank that finished first still counts; the job has not succeeded until all have.
+    expect(kubernetesStatus(indexed({ active: 1, ready: 1, succeeded: 2, completedIndexes: '1-2' })).state).toBe('running');
+    expect(kubernetesStatus(indexed({ active: 0, succeeded: 3 })).state).toBe('succeeded');
+    expect(kubernetesStatus(indexed({ active: 2, ready: 2, failed: 1 }))).toMatchObject({ state: 'failed', message: 'a pod failed' });
+    expect(kubernetesStatus(indexed({ succeeded: 1, conditions: [{ type: 'Complete', status: 'True' }] })).state).toBe('succeeded');
+  });
+
+  it('turns a job over several nodes into an Indexed Job naming its headless Service, with the rank and rank 0’s address the executor’s', () => {
+    const config = parseExecutorConfig('kubernetes', { namespace: 'ml', image: 'trl:1', env: { PAIRWISE_MASTER_ADDR: 'not-ours' } });
+    if (config.kind !== 'kubernetes') throw new Error('kind');
+    const job = { runId: 3, attempt: 1, command: ['bash', '-c', 'accelerate launch'], env: { PAIRWISE_NODE_RANK: '9' }, gpus: 8, nodes: 4, artifactPrefix: 'runs/3/' };
+    const body = kubernetesJobBody(config.config, job);
+    expect(body.spec).toMatchObject({ completionMode: 'Indexed', completions: 4, parallelism: 4, backoffLimit: 0 });
+    expect(body.spec!.template.spec!.subdomain).toBe('pairwise-run-3-1');
+    expect(body.spec!.template.spec!.containers[0]!.env).toEqual([
+      { name: 'PAIRWISE_NODE_RANK', valueFrom: { fieldRef: { fieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']" } } },
+      { name: 'PAIRWISE_MASTER_ADDR', value: 'pairwise-run-3-1-0.pairwise-run-3-1' },
+    ]);
+    expect(kubernetesServiceBody(config.config, job)!.spec).toMatchObject({ clusterIP: 'None', selector: { 'pairwise.dev/run': '3', 'pairwise.dev/attempt': '1' }, ports: [{ port: 29500 }] });
+    // One node: the Job as it always was, and no Service.
+    const single = kubernetesJobBody(config.config, { ...job, nodes: 1 });
+    expect(single.spec).not.toHaveProperty('completionMode');
+    expect(single.spec!.template.spec).not.toHaveProperty('subdomain');
+    expect(kubernetesServiceBody(config.config, { ...job, nodes: 1 })).toBeNull();
+    expect(kubernetesServiceBody(config.config, { ...job, nodes: undefined })).toBeNull();
   });
 
   it('puts the store’s variables first, so the config’s and the job’s win, and never over a secretKeyRef', () => {

@@ -16,6 +16,7 @@ export function assertValidJob(job: TExecutorJob): void {
   if (!Array.isArray(job.command) || job.command.length === 0 || job.command.some((a) => typeof a !== 'string')) throw bad('command', 'must be a non-empty list of strings');
   if (job.command[0] === '') throw bad('command', 'the program name is empty');
   if (!Number.isSafeInteger(job.gpus) || job.gpus < 0) throw bad('gpus', 'must be an integer >= 0');
+  if (job.nodes !== undefined && (!Number.isSafeInteger(job.nodes) || job.nodes < 1)) throw bad('nodes', 'must be an integer >= 1');
   for (const [name, value] of Object.entries(job.env)) {
     if (!envName.test(name)) throw bad('env', `${name} is not an environment variable name`);
     if (typeof value !== 'string') throw bad('env', `${name} must be a string`);
@@ -55,6 +56,11 @@ export function tailBuffer(bytes: Buffer, tailBytes: number): string {
   let start = Math.max(0, bytes.length - tailBytes);
   while (start < bytes.length && (bytes[start]! & 0xc0) === 0x80) start++;
   return bytes.subarray(start).toString('utf8');
+}
+
+/** How many nodes a job spans (1 when not given). */
+export function jobNodes(job: Pick<TExecutorJob, 'nodes'>): number {
+  return job.nodes ?? 1;
 }
 
 export function errorMessage(error: unknown): string {

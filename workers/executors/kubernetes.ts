@@ -1,14 +1,17 @@
-import { BatchV1Api, CoreV1Api, type KubeConfig, type V1EnvVar, type V1Job, type V1Pod, type V1Volume, type V1VolumeMount } from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1EnvVar, type V1Job, type V1Pod, type V1Service, type V1Volume, type V1VolumeMount } from '@kubernetes/client-node';
 import { AppError } from '@/server/errors';
 import { loadKubeConfig } from '@/server/executors/kubernetes-cluster';
 import { shmVolumeName, type TKubernetesExecutorConfig } from '@/server/executors/schemas';
-import { assertValidJob, jobName, tailText } from './common';
+import { assertValidJob, jobName, jobNodes, tailText } from './common';
+import { headlessService, indexedJob, jobOwnerReference, podIndex } from './kubernetes-multinode';
 import type { TExecutor, TExecutorJob, TExecutorStatus } from './types';
 
 /**
  * A batch/v1 Job per run attempt, named after the idempotency key, with one container that runs
  * the command and never restarts (backoffLimit 0: a retry is a new attempt, decided by us).
  * GPUs are the container's `nvidia.com/gpu` limit; secrets come from a Kubernetes Secret.
+ * A job over several nodes is an Indexed Job with one such pod per node, plus a headless Service
+ * of the same name for the rank-0 pod's address (see kubernetes-multinode.ts).
  */
 
 export const runLabel = 'pairwise.dev/run';
@@ -43,10 +46,14 @@ function shmVolume(config: TKubernetesExecutorConfig): { volumes: V1Volume[]; vo
   };
 }
 
+function labelsOf(job: TExecutorJob): Record<string, string> {
+  return { [runLabel]: String(job.runId), [attemptLabel]: String(job.attempt), 'app.kubernetes.io/managed-by': 'pairwise' };
+}
+
 /** The Job object we create for a run attempt; `storeEnv` (the artifact store's S3 settings) comes first, so config and job variables win. */
 export function kubernetesJobBody(config: TKubernetesExecutorConfig, job: TExecutorJob, storeEnv: Record<string, string> = {}): V1Job {
   const name = jobName(job);
-  const labels = { [runLabel]: String(job.runId), [attemptLabel]: String(job.attempt), 'app.kubernetes.io/managed-by': 'pairwise' };
+  const labels = labelsOf(job);
   const plain = { ...storeEnv, ...(config.env ?? {}), ...job.env };
   const secretKeys = config.secretKeys ?? {};
   const env: V1EnvVar[] = [
@@ -60,7 +67,7 @@ export function kubernetesJobBody(config: TKubernetesExecutorConfig, job: TExecu
   if (config.resources?.memory) requests.memory = config.resources.memory;
   const limits: Record<string, string> = job.gpus > 0 ? { 'nvidia.com/gpu': String(job.gpus) } : {};
   const { volumes, volumeMounts } = shmVolume(config);
-  return {
+  const single: V1Job = {
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: { name, namespace: config.namespace, labels },
@@ -96,11 +103,24 @@ export function kubernetesJobBody(config: TKubernetesExecutorConfig, job: TExecu
       },
     },
   };
+  const nodes = jobNodes(job);
+  return nodes > 1 ? indexedJob(single, nodes, name) : single;
 }
 
-/** Our state from the Job's conditions and pod counts (backoffLimit 0: one pod, no retries). */
+/** The headless Service a job over several nodes needs (named like its Job); none for one node. */
+export function kubernetesServiceBody(config: TKubernetesExecutorConfig, job: TExecutorJob): V1Service | null {
+  if (jobNodes(job) <= 1) return null;
+  return headlessService(jobName(job), config.namespace, labelsOf(job), { [runLabel]: String(job.runId), [attemptLabel]: String(job.attempt) });
+}
+
+/**
+ * Our state from the Job's conditions and pod counts, for all its pods together: succeeded once
+ * every index has (the controller's Complete), failed once any pod failed (backoffLimit 0: the
+ * controller's Failed follows, and it stops the other pods), running once every pod runs.
+ */
 export function kubernetesStatus(job: V1Job): TExecutorStatus {
   const status = job.status ?? {};
+  const nodes = job.spec?.completionMode === 'Indexed' ? (job.spec.completions ?? 1) : 1;
   const condition = (type: string) => status.conditions?.find((c) => c.type === type && c.status === 'True');
   const startedAt = toDate(status.startTime);
   const complete = condition('Complete');
@@ -110,12 +130,16 @@ export function kubernetesStatus(job: V1Job): TExecutorStatus {
     const message = [failed.reason, failed.message].filter(Boolean).join(': ') || undefined;
     return { state: 'failed', message, startedAt, finishedAt: toDate(failed.lastTransitionTime) };
   }
-  if ((status.succeeded ?? 0) > 0) return { state: 'succeeded', startedAt, finishedAt: toDate(status.completionTime) };
-  if ((status.failed ?? 0) > 0) return { state: 'failed', message: 'the pod failed', startedAt };
+  const succeeded = status.succeeded ?? 0;
+  if (succeeded >= nodes) return { state: 'succeeded', startedAt, finishedAt: toDate(status.completionTime) };
+  if ((status.failed ?? 0) > 0) return { state: 'failed', message: nodes > 1 ? 'a pod failed' : 'the pod failed', startedAt };
   if ((status.active ?? 0) > 0) {
     // A pod counts as active from its creation; it runs once Ready (no readiness probe: its containers started).
-    if (status.ready === undefined || status.ready === null || status.ready > 0) return { state: 'running', startedAt };
-    return { state: 'pending', message: 'the pod is starting (scheduling, pulling the image)', startedAt };
+    if (status.ready === undefined || status.ready === null) return { state: 'running', startedAt };
+    const up = status.ready + succeeded;
+    if (up >= nodes) return { state: 'running', startedAt };
+    if (nodes === 1) return { state: 'pending', message: 'the pod is starting (scheduling, pulling the image)', startedAt };
+    return { state: 'pending', message: `${up} of ${nodes} pods running; the others are starting (scheduling, pulling the image)`, startedAt };
   }
   return { state: 'pending', message: 'waiting for the Job controller', startedAt };
 }
@@ -125,6 +149,21 @@ function podFailure(pod: V1Pod | undefined): string | undefined {
   const terminated = pod?.status?.containerStatuses?.find((c) => c.name === containerName)?.state?.terminated;
   if (!terminated) return pod?.status?.reason ?? undefined;
   return `${terminated.reason ?? 'terminated'} (exit code ${terminated.exitCode})${terminated.message ? `: ${terminated.message}` : ''}`;
+}
+
+const newestFirst = (a: V1Pod, b: V1Pod) => (toDate(b.metadata?.creationTimestamp)?.getTime() ?? 0) - (toDate(a.metadata?.creationTimestamp)?.getTime() ?? 0);
+
+/**
+ * Why a Job failed, from its pods: the container that failed first (on several nodes, the others
+ * then fail too, waiting for it or stopped by the controller), else the newest pod's reason.
+ */
+function jobFailure(pods: V1Pod[]): string | undefined {
+  const exit = (pod: V1Pod) => pod.status?.containerStatuses?.find((c) => c.name === containerName)?.state?.terminated;
+  const failed = pods.filter((p) => (exit(p)?.exitCode ?? 0) !== 0).sort((a, b) => (toDate(exit(a)?.finishedAt)?.getTime() ?? 0) - (toDate(exit(b)?.finishedAt)?.getTime() ?? 0));
+  const pod = failed[0] ?? [...pods].sort(newestFirst)[0];
+  const why = podFailure(pod);
+  const index = pod && podIndex(pod);
+  return why && index !== undefined ? `node ${index} (pod ${pod!.metadata?.name}): ${why}` : why;
 }
 
 export interface TKubernetesExecutorDeps {
@@ -148,9 +187,39 @@ export function kubernetesExecutor(config: TKubernetesExecutorConfig, deps: TKub
   };
   const namespace = config.namespace;
 
-  async function newestPod(name: string): Promise<V1Pod | undefined> {
-    const pods = await api().core.listNamespacedPod({ namespace, labelSelector: `job-name=${name}` });
-    return [...pods.items].sort((a, b) => (toDate(b.metadata?.creationTimestamp)?.getTime() ?? 0) - (toDate(a.metadata?.creationTimestamp)?.getTime() ?? 0))[0];
+  async function jobPods(name: string): Promise<V1Pod[]> {
+    return (await api().core.listNamespacedPod({ namespace, labelSelector: `job-name=${name}` })).items;
+  }
+
+  /** Creates an object, or finds the one a previous submit of this run created (409); someone else's is a conflict. */
+  async function createOrFind<T extends { metadata?: { labels?: Record<string, string> } }>(kind: string, name: string, runId: number, create: () => Promise<T>, read: () => Promise<T>): Promise<T> {
+    try {
+      return await create();
+    } catch (error) {
+      if (httpCode(error) !== 409) throw error;
+      const existing = await read();
+      const owner = existing.metadata?.labels?.[runLabel];
+      if (owner !== String(runId)) throw new AppError('CONFLICT', `${kind} ${namespace}/${name} exists but is not run ${runId}'s (label ${runLabel}=${owner ?? 'none'})`);
+      return existing;
+    }
+  }
+
+  async function deleteIgnoringMissing(remove: () => Promise<unknown>): Promise<void> {
+    try {
+      await remove();
+    } catch (error) {
+      if (httpCode(error) !== 404) throw error;
+    }
+  }
+
+  /** Makes the Job the Service's owner (the Service comes first, so its owner's uid is known only now); a retried submit does it again if needed. */
+  async function ownService(service: V1Service, owner: V1Job): Promise<void> {
+    const reference = jobOwnerReference(owner);
+    if (service.metadata?.ownerReferences?.some((r) => r.uid === reference.uid)) return;
+    await api().core.patchNamespacedService(
+      { name: service.metadata!.name!, namespace, body: { metadata: { ownerReferences: [reference] } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
   }
 
   return {
@@ -158,14 +227,21 @@ export function kubernetesExecutor(config: TKubernetesExecutorConfig, deps: TKub
       assertValidJob(job);
       const body = kubernetesJobBody(config, job, deps.storeEnv);
       const name = body.metadata!.name!;
+      const serviceBody = kubernetesServiceBody(config, job);
+      // Before the Job, so the rank-0 address resolves from the moment the first pod starts.
+      const service = serviceBody
+        ? await createOrFind('Service', name, job.runId, () => api().core.createNamespacedService({ namespace, body: serviceBody }), () => api().core.readNamespacedService({ name, namespace }))
+        : null;
+      let created: V1Job;
       try {
-        await api().batch.createNamespacedJob({ namespace, body });
+        created = await createOrFind('Job', name, job.runId, () => api().batch.createNamespacedJob({ namespace, body }), () => api().batch.readNamespacedJob({ name, namespace }));
       } catch (error) {
-        if (httpCode(error) !== 409) throw error;
-        const existing = await api().batch.readNamespacedJob({ name, namespace });
-        const owner = existing.metadata?.labels?.[runLabel];
-        if (owner !== String(job.runId)) throw new AppError('CONFLICT', `Job ${namespace}/${name} exists but is not run ${job.runId}'s (label ${runLabel}=${owner ?? 'none'})`);
+        // A refusal (4xx) means no Job was made: take the Service back. After a lost answer the Job may exist, and needs it.
+        const code = httpCode(error);
+        if (service && code !== undefined && code >= 400 && code < 500 && code !== 409) await deleteIgnoringMissing(() => api().core.deleteNamespacedService({ name, namespace })).catch(() => undefined);
+        throw error;
       }
+      if (service) await ownService(service, created);
       return { externalId: name };
     },
 
@@ -179,38 +255,54 @@ export function kubernetesExecutor(config: TKubernetesExecutorConfig, deps: TKub
       }
       const status = kubernetesStatus(job);
       if (status.state === 'failed') {
-        const why = podFailure(await newestPod(externalId).catch(() => undefined));
+        const why = jobFailure(await jobPods(externalId).catch(() => []));
         if (why) status.message = status.message ? `${status.message}; ${why}` : why;
       }
       return status;
     },
 
+    /**
+     * The container's log. For a job over several nodes, rank 0's (where the trainer reports), after
+     * a line saying so; when its pod is gone (a failed Job's controller deletes the pods still
+     * running), the newest pod left, which is then the one that failed.
+     */
     async logs(externalId, options) {
-      const pod = await newestPod(externalId);
+      const pods = [...(await jobPods(externalId))].sort(newestFirst);
+      const pod = pods.find((p) => podIndex(p) === 0) ?? pods[0];
       if (!pod?.metadata?.name) return '';
+      const index = podIndex(pod);
       const tailBytes = options?.tailBytes;
+      let text: string;
       try {
-        const text = await api().core.readNamespacedPodLog({
+        const answer = await api().core.readNamespacedPodLog({
           name: pod.metadata.name,
           namespace,
           container: containerName,
           // The API tails by lines; ask for enough lines to cover the bytes, then cut.
           ...(tailBytes !== undefined ? { tailLines: Math.min(200_000, Math.max(10, Math.ceil(tailBytes / 8) + 1)) } : {}),
         });
-        return tailText(typeof text === 'string' ? text : String(text ?? ''), tailBytes);
+        text = typeof answer === 'string' ? answer : String(answer ?? '');
       } catch (error) {
         // 400: the container has not started yet; 404: the pod is gone.
         if (httpCode(error) === 400 || httpCode(error) === 404) return '';
         throw error;
       }
+      const header = index !== undefined ? `[pairwise] log of node ${index} (pod ${pod.metadata.name}); every node's: kubectl logs -n ${namespace} -l job-name=${externalId} --prefix --tail=-1\n` : '';
+      return tailText(header + text, tailBytes);
     },
 
     async cancel(externalId) {
+      // The Job names its Service as the pods' subdomain; read it before it is gone.
+      let existing: V1Job | undefined;
       try {
-        await api().batch.deleteNamespacedJob({ name: externalId, namespace, propagationPolicy: 'Background' });
+        existing = await api().batch.readNamespacedJob({ name: externalId, namespace });
       } catch (error) {
         if (httpCode(error) !== 404) throw error;
       }
+      await deleteIgnoringMissing(() => api().batch.deleteNamespacedJob({ name: externalId, namespace, propagationPolicy: 'Background' }));
+      // The garbage collector would delete an owned Service too; deleting it here also covers one left unowned.
+      const service = existing?.spec?.template?.spec?.subdomain;
+      if (service) await deleteIgnoringMissing(() => api().core.deleteNamespacedService({ name: service, namespace }));
     },
   };
 }

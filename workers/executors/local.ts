@@ -8,7 +8,7 @@ import { artifactStoreJobEnv } from '@/server/artifacts/job-env';
 import { dataDir } from '@/server/env';
 import { AppError } from '@/server/errors';
 import type { TLocalExecutorConfig } from '@/server/executors/schemas';
-import { assertValidJob, errorMessage, jobName, resolveSecretEnv, shellQuote, tailBuffer } from './common';
+import { assertValidJob, errorMessage, jobName, jobNodes, resolveSecretEnv, shellQuote, tailBuffer } from './common';
 import type { TArtifactStore, TExecutor, TExecutorJob, TExecutorState, TExecutorStatus } from './types';
 
 /**
@@ -392,6 +392,8 @@ export function localExecutor(config: TLocalExecutorConfig, deps: TLocalExecutor
     async submit(job) {
       assertValidJob(job);
       const externalId = jobName(job);
+      // One host: there is no second node to start the other ranks on (docs/executors.md, Jobs over several nodes).
+      if (jobNodes(job) > 1) throw new AppError('BAD_REQUEST', `nodes: the local executor runs jobs on this one host; the job spans ${jobNodes(job)} nodes. Run it on a Kubernetes executor, or on one node`, { field: 'nodes' });
       if (job.gpus > 0 && !config.gpus?.length) throw new AppError('BAD_REQUEST', `gpus: the job needs ${job.gpus} GPU(s) and this local executor lists no devices (config.gpus)`, { field: 'gpus' });
       if (job.gpus > (config.gpus?.length ?? 0)) throw new AppError('BAD_REQUEST', `gpus: the job needs ${job.gpus} GPU(s) and this local executor has ${config.gpus?.length ?? 0}`, { field: 'gpus' });
       // Fail before recording anything when a secret is missing.

@@ -1,6 +1,6 @@
 import { AppError } from '@/server/errors';
 import type { TRayExecutorConfig } from '@/server/executors/schemas';
-import { assertValidJob, jobName, resolveSecretEnv, shellQuote, tailText } from './common';
+import { assertValidJob, jobName, jobNodes, resolveSecretEnv, shellQuote, tailText } from './common';
 import type { TExecutor, TExecutorJob, TExecutorState, TExecutorStatus } from './types';
 
 /**
@@ -63,6 +63,22 @@ export function rayEntrypoint(command: string[], secretEnv: Record<string, strin
   // Names are validated as variable names by the config schema, so they need no quoting.
   const exports = Object.entries(secretEnv ?? {}).map(([target, from]) => `export ${target}="\${${from}:?is not set on the Ray node (secretEnv.${target})}"`);
   return [...exports, shellQuote(command)].join(' && ');
+}
+
+/**
+ * A Ray job's entrypoint is one process on one node (the driver); the Jobs API has no field that
+ * starts it on several nodes, and `accelerate launch` needs one launcher per node with its own
+ * rank. So a multi-node job is refused before anything is sent, saying what runs it instead.
+ */
+export function assertOneNode(job: Pick<TExecutorJob, 'nodes' | 'gpus'>): void {
+  const nodes = jobNodes(job);
+  if (nodes <= 1) return;
+  throw new AppError(
+    'BAD_REQUEST',
+    `nodes: a Ray job runs its entrypoint as one process on one node, so the Ray executor cannot start the ${nodes} per-node launches this job needs. ` +
+      `Run it on a Kubernetes executor (an indexed Job: one pod per node), or on one node with more GPUs (nodes 1; ${nodes * job.gpus} GPUs on one node give the same process count)`,
+    { field: 'nodes' },
+  );
 }
 
 export interface TRayExecutorDeps {
@@ -137,6 +153,7 @@ export function rayExecutor(config: TRayExecutorConfig, deps: TRayExecutorDeps =
   return {
     async submit(job) {
       assertValidJob(job);
+      assertOneNode(job);
       const submissionId = jobName(job);
       const runtimeEnv = config.runtimeEnv ?? {};
       const body = {
