@@ -8,6 +8,7 @@ import { env } from './env';
 import { AppError } from './errors';
 import { countExportLines, streamExport } from './exports/export-lines';
 import { saveGuidelines } from './guidelines/guidelines';
+import { skippedPairs } from './formats/openai-preference';
 import { exportFormats, type TExportFormat } from './formats/preference-formats';
 import type { TStrength } from './annotation/strengths';
 import { formatStats } from './quality/format-stats';
@@ -306,11 +307,14 @@ program
       const bar = progressBar('export', 'pairs');
       bar.start(total, 0);
       let rows = 0;
-      const chunks = streamExport(sql, p.id, opts.format, { excludeAnnotators, onRows: (n) => bar.update((rows += n)) });
+      const skipped = skippedPairs();
+      const chunks = streamExport(sql, p.id, opts.format, { excludeAnnotators, onRows: (n) => bar.update((rows += n)), onSkipped: skipped.onSkipped });
       await pipeline(Readable.from(chunks), createWriteStream(opts.out));
       bar.stop();
       const empty = opts.format === 'parquet' ? 'a Parquet file with no rows' : 'an empty file';
-      console.log(rows === 0 ? `no judgments in ${p.slug} yet: wrote ${empty} ${opts.out}` : `wrote ${rows} preference pair(s) to ${opts.out}`);
+      console.log(rows === 0 && total === 0 ? `no judgments in ${p.slug} yet: wrote ${empty} ${opts.out}` : `wrote ${rows} preference pair(s) to ${opts.out}`);
+      const summary = skipped.summary();
+      if (summary) console.log(summary);
     });
   });
 

@@ -145,7 +145,7 @@ export const downloadDatasetOperation = defineOperation(
     operationId: 'downloadDatasetVersion',
     summary: 'Download a built version in a trainer format',
     description:
-      'Streams JSON lines: `trl` (explicit prompt, for DPO), `trl-implicit` (prompt inside chosen and rejected, for reward models), `openai` (preference fine-tuning), `hh-rlhf` (transcripts), `sft` (`{"messages": [...]}`, each judgment’s best response); or `parquet`: the `trl` columns as a Parquet file, written one row group at a time. A version that is not built yet is a 409 with its status.',
+      'Streams JSON lines: `trl` (explicit prompt, for DPO), `trl-implicit` (prompt inside chosen and rejected, for reward models), `openai` (preference fine-tuning; pairs whose answers are not one plain assistant message are left out), `hh-rlhf` (transcripts), `sft` (`{"messages": [...]}`, each judgment’s best response), `sft-completion` (`{"prompt": [...], "completion": [...]}`, the same conversations split where the answer starts: TRL trains on the completion only); or `parquet`: the `trl` columns as a Parquet file (each message a JSON value), written one row group at a time. Training formats (`trl`, `trl-implicit`, `sft`, `sft-completion`) keep one schema from the first line: the lines that first show a message shape come first. A version that is not built yet is a 409 with its status.',
     tag: 'datasets',
     access: 'read',
     params: ZVersionParams,
@@ -157,7 +157,7 @@ export const downloadDatasetOperation = defineOperation(
         parquet: true,
         headers: {
           'Content-Disposition': { description: 'attachment with a file name', schema: z.string() },
-          'X-Pairwise-Pairs': { description: 'preference pairs in the split, from the manifest (sft has one line per judgment, so fewer lines)', schema: z.number().int() },
+          'X-Pairwise-Pairs': { description: 'preference pairs in the split, from the manifest (sft and sft-completion have one line per judgment, and openai leaves out pairs it cannot hold, so they can have fewer lines)', schema: z.number().int() },
           'X-Pairwise-Content-Hash': { description: 'the version’s content hash', schema: z.string() },
         },
       },

@@ -14,6 +14,7 @@ import { firstPlatformAdmin, requireUserByEmail } from '../users/users';
 import { buildDatasetVersion, type TDatasetVersion } from './build-version';
 import { listDatasetVersions, parseSpec, requestDatasetVersion, requireBuiltVersion, requireDatasetVersion, resolveSpecProjects } from './datasets';
 import type { TDatasetSpecInput } from './spec';
+import { skippedPairs } from '../formats/openai-preference';
 import { streamVersionExport, versionFormats, versionSplits, type TVersionFormat, type TVersionManifest, type TVersionSplit } from './version-files';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -151,11 +152,14 @@ export function registerDatasetCommands(program: Command): void {
         const bar = progressBar('export', 'pairs');
         bar.start(total, 0);
         let rows = 0;
-        const chunks = streamVersionExport(artifactStore(), version.id, { format: opts.format, split: opts.split, onRows: (n) => bar.update((rows += n)) });
+        const skipped = skippedPairs();
+        const chunks = streamVersionExport(artifactStore(), version.id, { format: opts.format, split: opts.split, onRows: (n) => bar.update((rows += n)), onSkipped: skipped.onSkipped });
         await pipeline(Readable.from(chunks), createWriteStream(opts.out));
         bar.update(total);
         bar.stop();
-        console.log(rows === 0 ? `the ${opts.split} split of version ${version.id} is empty: wrote an empty file ${opts.out}` : `wrote ${rows} line(s) to ${opts.out}`);
+        console.log(rows === 0 && total === 0 ? `the ${opts.split} split of version ${version.id} is empty: wrote an empty file ${opts.out}` : `wrote ${rows} line(s) to ${opts.out}`);
+        const summary = skipped.summary();
+        if (summary) console.log(summary);
       });
     });
 }

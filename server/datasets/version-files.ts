@@ -3,8 +3,12 @@ import type { TArtifactStore } from '../artifacts/store';
 import { AppError } from '../errors';
 import type { TPreferencePair } from '../exports/preference-pairs';
 import type { TSftLine } from '../exports/sft';
-import { formatPreferencePair, preferenceFormats, type TPreferenceFormat } from '../formats/preference-formats';
+import { jsonLinesOf, writeJsonLines } from '../formats/json-lines';
+import type { TOpenAiSkip } from '../formats/openai-preference';
+import { formatPreferencePair, isTrainingFormat, preferenceFormats, type TPreferenceFormat } from '../formats/preference-formats';
 import { writePreferencePairsParquet, writeSftParquet } from '../formats/parquet';
+import { splitSftConversation, toSftCompletion } from '../formats/sft-completion';
+import { trainingMessages } from '../formats/training-messages';
 import { readLines } from '../imports/read-lines';
 import type { TDatasetSpec } from './spec';
 import type { TSplit } from './split';
@@ -48,8 +52,12 @@ export interface TVersionManifest {
   builtAt: string;
 }
 
-/** What a version can be downloaded as: every preference format, SFT, and Parquet with TRL's columns. */
-export const versionFormats = [...preferenceFormats, 'sft', 'parquet'] as const;
+/**
+ * What a version can be downloaded as: every preference format; SFT as `sft` (`{"messages": [...]}`)
+ * or `sft-completion` (`{"prompt": [...], "completion": [...]}`, TRL's prompt/completion form,
+ * which trains on the completion only with any chat template); and Parquet with TRL's columns.
+ */
+export const versionFormats = [...preferenceFormats, 'sft', 'sft-completion', 'parquet'] as const;
 export type TVersionFormat = (typeof versionFormats)[number];
 export const versionSplits = ['train', 'test', 'all'] as const;
 export type TVersionSplit = (typeof versionSplits)[number];
@@ -71,15 +79,25 @@ function isBestPair(relation: string): boolean {
   return relation.startsWith('edited>') || relation === 'chosen>rejected' || relation.startsWith('rank 1>');
 }
 
+/** SFT formats: what an SFT version downloads as, besides Parquet. */
+const sftFormats: readonly TVersionFormat[] = ['sft', 'sft-completion'];
+
+export interface TVersionExportOptions {
+  format: TVersionFormat;
+  split: TVersionSplit;
+  /** Lines (Parquet: rows) written so far, a chunk at a time. */
+  onRows?: (rows: number) => void;
+  /** A pair the format cannot hold (only `openai` skips pairs), with the reason. */
+  onSkipped?: (reason: TOpenAiSkip) => void;
+}
+
 /**
- * A version's file in a trainer format, streamed in constant memory: JSONL chunks of about 256 lines, or Parquet row groups.
- * An SFT version (it has sft.jsonl instead of pairs) streams as `sft` or `parquet` only.
+ * A version's file in a trainer format, streamed in constant memory: JSONL chunks of 256 lines
+ * (training formats open with their shape witnesses, see server/formats/json-lines.ts), or
+ * Parquet row groups. An SFT version (it has sft.jsonl instead of pairs) streams as `sft`,
+ * `sft-completion` or `parquet` only.
  */
-export async function* streamVersionExport(
-  store: TArtifactStore,
-  versionId: number,
-  options: { format: TVersionFormat; split: TVersionSplit; onRows?: (rows: number) => void },
-): AsyncGenerator<string | Buffer> {
+export async function* streamVersionExport(store: TArtifactStore, versionId: number, options: TVersionExportOptions): AsyncGenerator<string | Buffer> {
   if ((await store.size(versionKeys(versionId).sft)) !== null) {
     yield* streamSftVersion(store, versionId, options);
     return;
@@ -88,7 +106,10 @@ export async function* streamVersionExport(
     yield* writePreferencePairsParquet(canonicalBatches(store, versionId, options.split), { onRows: options.onRows });
     return;
   }
-  yield* streamVersionLines(store, versionId, { ...options, format: options.format });
+  yield* writeJsonLines(jsonLinesOf(versionLineObjects(store, versionId, { ...options, format: options.format })), {
+    witnessesFirst: isTrainingFormat(options.format),
+    onRows: options.onRows,
+  });
 }
 
 /** An SFT version's lines, parsed. It has no test split: every line is train data. */
@@ -98,16 +119,14 @@ async function* readSftLines(store: TArtifactStore, versionId: number): AsyncGen
   }
 }
 
-/** An SFT version downloads as `sft` JSON lines or as Parquet with a `messages` column; preference formats need pairs it does not have. */
-async function* streamSftVersion(
-  store: TArtifactStore,
-  versionId: number,
-  options: { format: TVersionFormat; split: TVersionSplit; onRows?: (rows: number) => void },
-): AsyncGenerator<string | Buffer> {
-  if (options.format !== 'sft' && options.format !== 'parquet') {
-    throw new AppError('BAD_REQUEST', `dataset version ${versionId} holds SFT conversations, not preference pairs: download it as sft or parquet, not ${options.format}`, {
-      field: 'format',
-    });
+/** An SFT version downloads as `sft` or `sft-completion` JSON lines or as Parquet with a `messages` column; preference formats need pairs it does not have. */
+async function* streamSftVersion(store: TArtifactStore, versionId: number, options: TVersionExportOptions): AsyncGenerator<string | Buffer> {
+  if (!sftFormats.includes(options.format) && options.format !== 'parquet') {
+    throw new AppError(
+      'BAD_REQUEST',
+      `dataset version ${versionId} holds SFT conversations, not preference pairs: download it as sft-completion, sft or parquet, not ${options.format}`,
+      { field: 'format' },
+    );
   }
   if (options.split === 'test') {
     throw new AppError('BAD_REQUEST', `dataset version ${versionId} holds SFT conversations, all of them train data: it has no test split`, { field: 'split' });
@@ -116,29 +135,13 @@ async function* streamSftVersion(
     yield* writeSftParquet(batchesOf(readSftLines(store, versionId)), { onRows: options.onRows });
     return;
   }
-  yield* inChunks(
-    (async function* () {
-      for await (const line of readSftLines(store, versionId)) yield JSON.stringify(line);
-    })(),
-    options.onRows,
-  );
-}
-
-/** Lines joined into chunks of 256 (newline-terminated), reporting rows as each chunk goes. */
-async function* inChunks(lines: AsyncIterable<string>, onRows?: (rows: number) => void): AsyncGenerator<string> {
-  let chunk = '';
-  let rows = 0;
-  for await (const line of lines) {
-    chunk += line + '\n';
-    rows += 1;
-    if (rows % 256 === 0) {
-      onRows?.(256);
-      yield chunk;
-      chunk = '';
+  const completion = options.format === 'sft-completion';
+  const conversations = async function* () {
+    for await (const line of readSftLines(store, versionId)) {
+      yield completion ? splitSftConversation(line.messages) : { messages: trainingMessages(line.messages) };
     }
-  }
-  onRows?.(rows % 256);
-  if (chunk) yield chunk;
+  };
+  yield* writeJsonLines(jsonLinesOf(conversations()), { witnessesFirst: true, onRows: options.onRows });
 }
 
 async function* batchesOf<T>(items: AsyncIterable<T>, size = 1000): AsyncGenerator<T[]> {
@@ -164,23 +167,26 @@ function canonicalBatches(store: TArtifactStore, versionId: number, split: TVers
   return batchesOf(readCanonicalLines(store, versionId, split));
 }
 
-function streamVersionLines(
+/**
+ * A preference version's lines as objects in a JSONL format. `sft` and `sft-completion` take per
+ * judgment the first pair whose chosen response is the judgment's best; `openai` reports the
+ * pairs it cannot hold to `onSkipped`.
+ */
+async function* versionLineObjects(
   store: TArtifactStore,
   versionId: number,
-  options: { format: Exclude<TVersionFormat, 'parquet'>; split: TVersionSplit; onRows?: (rows: number) => void },
-): AsyncGenerator<string> {
-  return inChunks(
-    (async function* () {
-      let lastJudgment: number | null = null;
-      for await (const line of readCanonicalLines(store, versionId, options.split)) {
-        if (options.format !== 'sft') {
-          yield JSON.stringify(formatPreferencePair(line, options.format as TPreferenceFormat));
-        } else if (line.metadata.judgment_id !== lastJudgment && isBestPair(line.metadata.relation)) {
-          lastJudgment = line.metadata.judgment_id;
-          yield JSON.stringify({ messages: [...line.prompt, ...line.chosen] });
-        }
-      }
-    })(),
-    options.onRows,
-  );
+  options: Omit<TVersionExportOptions, 'format'> & { format: Exclude<TVersionFormat, 'parquet'> },
+): AsyncGenerator<object> {
+  let lastJudgment: number | null = null;
+  for await (const line of readCanonicalLines(store, versionId, options.split)) {
+    if (options.format === 'sft' || options.format === 'sft-completion') {
+      if (line.metadata.judgment_id === lastJudgment || !isBestPair(line.metadata.relation)) continue;
+      lastJudgment = line.metadata.judgment_id;
+      yield options.format === 'sft' ? { messages: trainingMessages([...line.prompt, ...line.chosen]) } : toSftCompletion(line.prompt, line.chosen);
+      continue;
+    }
+    const formatted = formatPreferencePair(line, options.format as TPreferenceFormat);
+    if ('line' in formatted) yield formatted.line;
+    else options.onSkipped?.(formatted.skip);
+  }
 }

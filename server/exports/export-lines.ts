@@ -1,11 +1,18 @@
 import type postgres from 'postgres';
+import type { TOpenAiSkip } from '../formats/openai-preference';
 import { writePreferencePairsParquet } from '../formats/parquet';
 import type { TExportFormat } from '../formats/preference-formats';
 import { streamPreferencePairs, type TPairOptions } from './preference-pairs';
 import { countSftLines, streamSftLines } from './sft';
 import { countPreferencePairs, streamTrlPreferenceLines } from './trl';
 
-type TLineOptions = { batchSize?: number; onRows?: (rows: number) => void } & TPairOptions;
+type TLineOptions = {
+  batchSize?: number;
+  /** Lines (Parquet: rows) written so far, a chunk at a time. */
+  onRows?: (rows: number) => void;
+  /** A pair the format cannot hold (only `openai` skips pairs), with the reason. */
+  onSkipped?: (reason: TOpenAiSkip) => void;
+} & TPairOptions;
 
 /** The JSONL formats; `parquet` is binary. */
 export function isBinaryExportFormat(format: TExportFormat): format is 'parquet' {
@@ -24,11 +31,13 @@ export function exportContentType(format: TExportFormat): string {
 
 /**
  * The chunks of an export's file in any format: JSONL lines (SFT per judgment, the others per
- * preference pair) or a Parquet file of the TRL pairs written one row group at a time.
+ * preference pair) or a Parquet file of the TRL pairs written one row group at a time. Training
+ * formats open with their shape witnesses (server/formats/json-lines.ts): the file is spooled to
+ * a temporary file first, so the first chunk comes after one pass over the pairs.
  */
 export function streamExport(sql: postgres.Sql, projectId: number, format: TExportFormat, options: TLineOptions = {}): AsyncGenerator<string | Buffer> {
-  if (format === 'sft') return streamSftLines(sql, projectId, options);
   if (format === 'parquet') return writePreferencePairsParquet(streamPreferencePairs(sql, projectId, options), { onRows: options.onRows });
+  if (format === 'sft') return streamSftLines(sql, projectId, options);
   return streamTrlPreferenceLines(sql, projectId, { ...options, format });
 }
 

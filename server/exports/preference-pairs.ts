@@ -130,38 +130,47 @@ const relationExpression = `case
 const chosenSide = (column: string) => `case when e.flip then rr.${column} else cr.${column} end`;
 const rejectedSide = (column: string) => `case when e.flip then cr.${column} else rr.${column} end`;
 
-function metadataExpression(consensus: boolean): string {
-  return `json_build_object('judgment_id', j.id, 'comparison_id', j.comparison_id, 'comparison_external_id', c.external_id,
-      'annotator_id', j.annotator_id, 'strength', ${strengthExpression(consensus)}, 'relation', ${relationExpression}, 'flags', j.flags,
-      'chosen_model', ${chosenSide('model')}, 'rejected_model', ${rejectedSide('model')},
+/**
+ * The pair's metadata. `typed` is the form of `trl` training lines (server/formats/typed-metadata.ts,
+ * which this mirrors key for key): absent text is '' and an absent guidelines version 0, so
+ * every key has one JSON type on every line.
+ */
+function metadataExpression(consensus: boolean, typed: boolean): string {
+  const text = (expression: string) => (typed ? `coalesce((${expression})::text, '')` : expression);
+  const number = (expression: string) => (typed ? `coalesce(${expression}, 0)` : expression);
+  return `json_build_object('judgment_id', j.id, 'comparison_id', j.comparison_id, 'comparison_external_id', ${text('c.external_id')},
+      'annotator_id', j.annotator_id, 'strength', ${text(strengthExpression(consensus))}, 'relation', ${relationExpression}, 'flags', j.flags,
+      'chosen_model', ${text(chosenSide('model'))}, 'rejected_model', ${text(rejectedSide('model'))},
       'chosen_origin', ${chosenSide('origin')}, 'rejected_origin', ${rejectedSide('origin')},
-      'guidelines_version', j.guidelines_version, 'review', rv.decision, 'source', j.source)`;
+      'guidelines_version', ${number('j.guidelines_version')}, 'review', ${text('rv.decision')}, 'source', ${text('j.source')})`;
 }
 
-/** Formats PostgreSQL writes whole: a line of one of these needs no work in JavaScript. */
-export const sqlLineFormats = ['trl', 'trl-implicit', 'openai'] as const;
+/**
+ * Lines PostgreSQL writes whole: `pair` is the whole pair with its metadata as stored (what
+ * TPreferencePair parses from; every other format is written from it in TypeScript); `trl` and
+ * `trl-implicit` are the training lines of those formats, exactly as formatPreferencePair writes
+ * them (stored messages already carry only the keys they use: see content/schemas.ts), so the
+ * largest exports need no parse or stringify in Node.
+ */
+export const sqlLineFormats = ['pair', 'trl', 'trl-implicit'] as const;
 export type TSqlLineFormat = (typeof sqlLineFormats)[number];
 
-/**
- * A pair line built by PostgreSQL, as JSON text: `trl` is the whole pair with its metadata (what
- * TPreferencePair parses from); the others are their trainer formats (see preference-formats.ts).
- */
 function lineExpression(format: TSqlLineFormat, consensus: boolean): string {
   const chosen = chosenSide('messages');
   const rejected = rejectedSide('messages');
   switch (format) {
+    case 'pair':
     case 'trl':
-      return `json_build_object('prompt', p.messages, 'chosen', ${chosen}, 'rejected', ${rejected}, 'metadata', ${metadataExpression(consensus)})`;
+      return `json_build_object('prompt', p.messages, 'chosen', ${chosen}, 'rejected', ${rejected}, 'metadata', ${metadataExpression(consensus, format === 'trl')})`;
     case 'trl-implicit':
       return `json_build_object('chosen', p.messages || ${chosen}, 'rejected', p.messages || ${rejected})`;
-    case 'openai':
-      return `json_build_object('input', json_build_object('messages', p.messages), 'preferred_output', ${chosen}, 'non_preferred_output', ${rejected})`;
   }
 }
 
 interface TLineRow {
   line: string;
   prompt_hash: string;
+  unflagged: boolean;
   // Consensus mode only: what agreesWithConsensus needs.
   comparison_id?: string;
   is_pair?: boolean;
@@ -174,10 +183,12 @@ interface TLineRow {
 export interface TPairLine {
   line: string;
   promptHash: string;
+  /** The judgment has no flag (its `flags` list is empty). */
+  unflagged: boolean;
 }
 
 /**
- * Every preference pair of a project, one JSON text line each in a trainer format: a pair
+ * Every preference pair of a project, one JSON text line each in a SQL line format: a pair
  * judgment gives chosen>rejected, with an edit the triple edited>chosen, edited>rejected,
  * chosen>rejected; a ranking every ordered pair of different ranks. PostgreSQL builds the
  * lines (the whole mapping is SQL), read through a server-side cursor in judgment order; the
@@ -197,22 +208,22 @@ export async function* streamPairLines(
   // Comparisons whose chosen>rejected pair has been given already (consensus mode only).
   const given = new Set<number>();
   const cursor = sql<TLineRow[]>`
-    select ${sql.unsafe(lineExpression(format, consensus))}::text as line, p.content_hash as prompt_hash ${consensusColumns}
+    select ${sql.unsafe(lineExpression(format, consensus))}::text as line, p.content_hash as prompt_hash, cardinality(j.flags) = 0 as unflagged ${consensusColumns}
     ${pairsQuery(sql, projectId, options)}
     order by j.id, hi.rank, lo.rank, hi.response_id, lo.response_id`.cursor(options.batchSize ?? 2000);
   for await (const rows of prefetched(cursor)) {
     const kept = consensus ? rows.filter((row) => agreesWithConsensus(row, given)) : rows;
-    if (kept.length > 0) yield kept.map((row) => ({ line: row.line, promptHash: row.prompt_hash }));
+    if (kept.length > 0) yield kept.map((row) => ({ line: row.line, promptHash: row.prompt_hash, unflagged: row.unflagged }));
   }
 }
 
-/** The pairs as objects (for formats that need each message's text: HH-RLHF, Parquet, dataset builds). */
+/** The pairs as objects, for every export format and for dataset builds. */
 export async function* streamPreferencePairs(
   sql: postgres.Sql,
   projectId: number,
   options: { batchSize?: number } & TPairOptions = {},
 ): AsyncGenerator<TSelectedPair[]> {
-  for await (const lines of streamPairLines(sql, projectId, 'trl', options)) {
+  for await (const lines of streamPairLines(sql, projectId, 'pair', options)) {
     yield lines.map(({ line, promptHash }) => ({ ...(JSON.parse(line) as TPreferencePair), promptHash }));
   }
 }

@@ -1,5 +1,7 @@
 import type postgres from 'postgres';
 import type { TMessage } from '@/db/schema';
+import { jsonLinesOf, writeJsonLines } from '../formats/json-lines';
+import { trainingMessages } from '../formats/training-messages';
 import type { TPairOptions } from './preference-pairs';
 
 /** `{"messages": [...]}`: the conversation with the judgment's best response, for SFT. */
@@ -30,19 +32,21 @@ export async function countSftLines(sql: postgres.Sql, projectId: number, option
   return row?.n ?? 0;
 }
 
-/** SFT lines, one per judgment with a single best response, through a server-side cursor. */
-export async function* streamSftLines(
+/** SFT conversations, one per judgment with a single best response, through a server-side cursor. */
+export async function* sftConversations(
   sql: postgres.Sql,
   projectId: number,
-  options: { batchSize?: number; onRows?: (rows: number) => void } & TPairOptions = {},
-): AsyncGenerator<string> {
+  options: { batchSize?: number } & TPairOptions = {},
+): AsyncGenerator<TSftLine> {
   const cursor = sql<{ prompt: TMessage[]; best: TMessage[] }[]>`
     select p.messages as prompt, r.messages as best ${sftQuery(sql, projectId, options)}
     order by j.id`.cursor(options.batchSize ?? 500);
   for await (const rows of cursor) {
-    let chunk = '';
-    for (const row of rows) chunk += JSON.stringify({ messages: [...row.prompt, ...row.best] } satisfies TSftLine) + '\n';
-    options.onRows?.(rows.length);
-    yield chunk;
+    for (const row of rows) yield { messages: trainingMessages([...row.prompt, ...row.best]) };
   }
+}
+
+/** SFT lines (`{"messages": [...]}`) as JSONL, opening with their shape witnesses (server/formats/json-lines.ts). */
+export function streamSftLines(sql: postgres.Sql, projectId: number, options: { batchSize?: number; onRows?: (rows: number) => void } & TPairOptions = {}): AsyncGenerator<string> {
+  return writeJsonLines(jsonLinesOf(sftConversations(sql, projectId, options)), { witnessesFirst: true, onRows: options.onRows });
 }

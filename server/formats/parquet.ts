@@ -3,12 +3,21 @@ import type { SchemaElement } from 'hyparquet';
 import type { TMessage } from '@/db/schema';
 import type { TPreferencePair } from '../exports/preference-pairs';
 import type { TSftLine } from '../exports/sft';
+import { trainingMessage } from './training-messages';
 
 /**
  * Parquet files of preference pairs and SFT conversations, as Hugging Face `datasets` and
- * TRL read them: message lists are `list<struct<role, content, name, tool_call_id,
- * tool_calls: list<struct<id, type, function: struct<name, arguments>>>>>` in the 3-level LIST
- * layout that pyarrow writes, so `load_dataset("parquet", ...)` gives conversational columns.
+ * TRL read them. A message list is `list<JSON>`: each message one JSON document (Parquet's JSON
+ * logical type, pyarrow's `arrow.json`, the `Json` feature of `datasets` >= 4.7, which TRL 1.13
+ * requires), in the 3-level LIST layout that pyarrow writes, so `load_dataset("parquet", ...)`
+ * gives conversational columns whose messages are exactly what was exported.
+ *
+ * Why not `list<struct<role, content, name, tool_call_id, tool_calls>>`: a struct has every
+ * field on every row, so `datasets` hands back `tool_calls: None` (or `[]`) on messages that
+ * have no tool call, and Llama 3.1's chat template, which tests `'tool_calls' in message`,
+ * fails on either. A struct without `tool_calls` loses the tool calls of the files that have
+ * them. JSON keeps each message's own keys (see training-messages.ts).
+ *
  * Rows are encoded one row group at a time and each group's bytes are yielded as soon as it is
  * written, so memory is bounded by the row group, not by the file.
  */
@@ -39,11 +48,6 @@ const utf8 = (name: string, repetition: TRepetition = 'OPTIONAL'): SchemaElement
 
 const int64 = (name: string): SchemaElement => ({ name, type: 'INT64', repetition_type: 'REQUIRED' });
 
-const struct = (name: string, children: SchemaElement[][]): SchemaElement[] => [
-  { name, repetition_type: 'OPTIONAL', num_children: children.length },
-  ...children.flat(),
-];
-
 /** `optional group <name> (LIST) { repeated group list { <element> } }`, the element named `element`. */
 const list = (name: string, element: SchemaElement[]): SchemaElement[] => [
   { name, repetition_type: 'OPTIONAL', converted_type: 'LIST', logical_type: { type: 'LIST' }, num_children: 1 },
@@ -51,11 +55,10 @@ const list = (name: string, element: SchemaElement[]): SchemaElement[] => [
   ...element,
 ];
 
-const toolCall = struct('element', [[utf8('id')], [utf8('type')], struct('function', [[utf8('name')], [utf8('arguments')]])]);
+/** A message: one JSON document (`optional binary element (JSON)`, as pyarrow writes `arrow.json`). */
+const message: SchemaElement = { name: 'element', type: 'BYTE_ARRAY', converted_type: 'JSON', logical_type: { type: 'JSON' }, repetition_type: 'OPTIONAL' };
 
-const message = struct('element', [[utf8('role', 'REQUIRED')], [utf8('content', 'REQUIRED')], [utf8('name')], [utf8('tool_call_id')], list('tool_calls', toolCall)]);
-
-const messages = (name: string) => list(name, message);
+const messages = (name: string) => list(name, [message]);
 
 function schemaOf(columns: SchemaElement[][]): SchemaElement[] {
   return [{ name: 'schema', num_children: columns.length }, ...columns.flat()];
@@ -84,23 +87,15 @@ export const preferencePairsParquetSchema: SchemaElement[] = schemaOf([
 
 export const sftParquetSchema: SchemaElement[] = schemaOf([messages('messages')]);
 
-/** A message as a struct: every field present, absent ones null, so each row has the same shape. */
-interface TMessageStruct {
-  role: string;
-  content: string;
-  name: string | null;
-  tool_call_id: string | null;
-  tool_calls: { id: string | null; type: string; function: { name: string; arguments: string } }[] | null;
-}
-
-function messageStruct(m: TMessage): TMessageStruct {
-  return {
-    role: m.role,
-    content: m.content,
-    name: m.name ?? null,
-    tool_call_id: m.tool_call_id ?? null,
-    tool_calls: m.tool_calls ? m.tool_calls.map((c) => ({ id: c.id ?? null, type: c.type, function: { name: c.function.name, arguments: c.function.arguments } })) : null,
-  };
+/**
+ * The `datasets` features of the message columns, `List(Json())`, in the `huggingface` key-value
+ * metadata as `Dataset.to_parquet` writes it. `datasets` gets the same from the JSON logical type
+ * itself wherever pyarrow maps it to `arrow.json` (the default since pyarrow 21); the other
+ * columns' features follow their types.
+ */
+function huggingFaceMetadata(messageColumns: string[]): { key: string; value: string }[] {
+  const features = Object.fromEntries(messageColumns.map((c) => [c, { feature: { _type: 'Json' }, _type: 'List' }]));
+  return [{ key: 'huggingface', value: JSON.stringify({ info: { features } }) }];
 }
 
 function textBytes(messages: TMessage[]): number {
@@ -124,9 +119,9 @@ interface TColumnSpec<Row> {
 }
 
 const pairColumns: TColumnSpec<TPreferencePair>[] = [
-  { name: 'prompt', value: (p) => p.prompt.map(messageStruct) },
-  { name: 'chosen', value: (p) => p.chosen.map(messageStruct) },
-  { name: 'rejected', value: (p) => p.rejected.map(messageStruct) },
+  { name: 'prompt', value: (p) => p.prompt.map(trainingMessage) },
+  { name: 'chosen', value: (p) => p.chosen.map(trainingMessage) },
+  { name: 'rejected', value: (p) => p.rejected.map(trainingMessage) },
   { name: 'judgment_id', value: (p) => BigInt(p.metadata.judgment_id) },
   { name: 'comparison_id', value: (p) => BigInt(p.metadata.comparison_id) },
   { name: 'comparison_external_id', value: (p) => p.metadata.comparison_external_id },
@@ -143,10 +138,11 @@ const pairColumns: TColumnSpec<TPreferencePair>[] = [
   { name: 'source', value: (p) => sourceOf(p.metadata) },
 ];
 
-const sftColumns: TColumnSpec<TSftLine>[] = [{ name: 'messages', value: (l) => l.messages.map(messageStruct) }];
+const sftColumns: TColumnSpec<TSftLine>[] = [{ name: 'messages', value: (l) => l.messages.map(trainingMessage) }];
 
 async function* writeParquet<Row>(
   schema: SchemaElement[],
+  messageColumns: string[],
   columns: TColumnSpec<Row>[],
   size: (row: Row) => number,
   batches: AsyncIterable<Row[]>,
@@ -156,7 +152,7 @@ async function* writeParquet<Row>(
   const maxBytes = options.rowGroupBytes ?? defaultRowGroupBytes;
   if (!Number.isInteger(maxRows) || maxRows < 1) throw new Error(`rowGroupRows must be a positive integer, not ${maxRows}`);
   const writer = new ByteWriter();
-  const parquet = new ParquetWriter({ writer, schema });
+  const parquet = new ParquetWriter({ writer, schema, kvMetadata: huggingFaceMetadata(messageColumns) });
 
   // The bytes written since the last call, copied out so the writer's buffer can be reused.
   const drain = (): Buffer => {
@@ -197,8 +193,9 @@ async function* writeParquet<Row>(
 }
 
 // Compact protocol bytes of FileMetaData from num_rows on, for a file without row groups:
-// num_rows = 0 (i64), row_groups = empty list, then created_by (binary, field 6).
-const emptyRowGroups = Buffer.from([0x16, 0x00, 0x19, 0x00, 0x28]);
+// num_rows = 0 (i64), row_groups = empty list, then key_value_metadata (list, field 5; the
+// `datasets` features) or, without it, created_by (binary, field 6).
+const emptyRowGroups = [Buffer.from([0x16, 0x00, 0x19, 0x00, 0x19]), Buffer.from([0x16, 0x00, 0x19, 0x00, 0x28])];
 const structListHeader = 0x0c;
 
 /**
@@ -209,20 +206,21 @@ const structListHeader = 0x0c;
 function fixEmptyRowGroupList(tail: Buffer): void {
   const footerLength = tail.readUInt32LE(tail.length - 8);
   const footerStart = tail.length - 8 - footerLength;
-  const at = tail.lastIndexOf(emptyRowGroups);
+  const at = Math.max(...emptyRowGroups.map((bytes) => tail.lastIndexOf(bytes, tail.length - 8)));
   if (footerStart < 0 || at < footerStart) throw new Error('unexpected Parquet footer layout for a file without rows');
   tail[at + 3] = structListHeader;
 }
 
 /**
  * One Parquet file of preference pairs, as Buffer chunks: `prompt`, `chosen`, `rejected` message
- * lists (TRL's conversational preference columns) and the metadata as scalar columns.
+ * lists (TRL's conversational preference columns) and the metadata as scalar columns (typed and
+ * nullable: Parquet carries its schema, so the nulls of JSON lines' metadata are no risk here).
  */
 export function writePreferencePairsParquet(batches: AsyncIterable<TPreferencePair[]>, options: TParquetOptions = {}): AsyncGenerator<Buffer> {
-  return writeParquet(preferencePairsParquetSchema, pairColumns, (p) => textBytes(p.prompt) + textBytes(p.chosen) + textBytes(p.rejected), batches, options);
+  return writeParquet(preferencePairsParquetSchema, ['prompt', 'chosen', 'rejected'], pairColumns, (p) => textBytes(p.prompt) + textBytes(p.chosen) + textBytes(p.rejected), batches, options);
 }
 
 /** One Parquet file of SFT conversations (`messages`), as Buffer chunks. */
 export function writeSftParquet(batches: AsyncIterable<TSftLine[]>, options: TParquetOptions = {}): AsyncGenerator<Buffer> {
-  return writeParquet(sftParquetSchema, sftColumns, (l) => textBytes(l.messages), batches, options);
+  return writeParquet(sftParquetSchema, ['messages'], sftColumns, (l) => textBytes(l.messages), batches, options);
 }

@@ -1,5 +1,8 @@
 import type { TMessage } from '@/db/schema/content';
 import type { TPreferencePair } from '../exports/preference-pairs';
+import { toOpenAiPreference, type TOpenAiSkip } from './openai-preference';
+import { trainingMessages } from './training-messages';
+import { typedMetadata } from './typed-metadata';
 
 /**
  * Preference-pair export formats: what each trainer reads, one pair a line.
@@ -17,6 +20,16 @@ export type TPreferenceFormat = (typeof preferenceFormats)[number];
  */
 export const exportFormats = [...preferenceFormats, 'sft', 'parquet'] as const;
 export type TExportFormat = (typeof exportFormats)[number];
+
+/**
+ * JSON-lines formats that trainers load with `datasets`: one schema from the first line (see
+ * json-lines.ts), messages without keys they do not use (training-messages.ts), metadata without
+ * nulls (typed-metadata.ts). `openai` and `hh-rlhf` go to other readers and keep their order.
+ */
+export const trainingFormats: readonly string[] = ['trl', 'trl-implicit', 'sft', 'sft-completion'];
+export function isTrainingFormat(format: string): boolean {
+  return trainingFormats.includes(format);
+}
 
 const speaker: Record<TMessage['role'], 'Human' | 'Assistant'> = {
   system: 'Human',
@@ -44,16 +57,21 @@ export function toHhTranscript(messages: TMessage[]): string {
   return out;
 }
 
-export function formatPreferencePair(pair: TPreferencePair, format: TPreferenceFormat): object {
+/** A pair in a format, or why the format cannot hold it (only `openai` skips pairs). */
+export type TFormattedPair = { line: object } | { skip: TOpenAiSkip };
+
+export function formatPreferencePair(pair: TPreferencePair, format: TPreferenceFormat): TFormattedPair {
   switch (format) {
     case 'trl':
       // Named fields: a selected pair carries internal fields (its prompt hash) that no file should.
-      return { prompt: pair.prompt, chosen: pair.chosen, rejected: pair.rejected, metadata: pair.metadata };
+      return {
+        line: { prompt: trainingMessages(pair.prompt), chosen: trainingMessages(pair.chosen), rejected: trainingMessages(pair.rejected), metadata: typedMetadata(pair.metadata) },
+      };
     case 'trl-implicit':
-      return { chosen: [...pair.prompt, ...pair.chosen], rejected: [...pair.prompt, ...pair.rejected] };
+      return { line: { chosen: trainingMessages([...pair.prompt, ...pair.chosen]), rejected: trainingMessages([...pair.prompt, ...pair.rejected]) } };
     case 'openai':
-      return { input: { messages: pair.prompt }, preferred_output: pair.chosen, non_preferred_output: pair.rejected };
+      return toOpenAiPreference(pair);
     case 'hh-rlhf':
-      return { chosen: toHhTranscript([...pair.prompt, ...pair.chosen]), rejected: toHhTranscript([...pair.prompt, ...pair.rejected]) };
+      return { line: { chosen: toHhTranscript([...pair.prompt, ...pair.chosen]), rejected: toHhTranscript([...pair.prompt, ...pair.rejected]) } };
   }
 }

@@ -242,7 +242,8 @@ describe('cli export', () => {
     const project = await makeProject(handle, { judgmentsRequired: 2 });
     await importLines(handle, project, comparisonLines(3, 'export'));
 
-    const expected: TTrlPreferenceRow[] = [];
+    // TRL training lines: the pair, its metadata with one type per key (see typed-metadata.ts).
+    const expected: (Omit<TTrlPreferenceRow, 'metadata'> & { metadata: Record<string, unknown> })[] = [];
     let i = 0;
     for (const annotator of [first, second]) {
       for (;;) {
@@ -274,9 +275,10 @@ describe('cli export', () => {
             rejected_model: modelOf(rejected),
             chosen_origin: 'model',
             rejected_origin: 'model',
-            guidelines_version: null,
-            review: null,
-            source: null,
+            // A training file's metadata has one type per key: no guidelines version is 0, no review or source ''.
+            guidelines_version: 0,
+            review: '',
+            source: '',
           },
         });
       }

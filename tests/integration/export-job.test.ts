@@ -78,7 +78,8 @@ describe('the export-project job, run by the worker', () => {
     const project = await makeProject(handle, { members: [{ user: annotator, role: 'annotator' }] });
     await importLines(handle, project, comparisonLines(6, 'job'));
 
-    const expected: TTrlPreferenceRow[] = [];
+    // TRL training lines: the pair, its metadata with one type per key (see typed-metadata.ts).
+    const expected: (Omit<TTrlPreferenceRow, 'metadata'> & { metadata: Record<string, unknown> })[] = [];
     for (let i = 0; ; i++) {
       const { items } = await caller(annotator).annotation.lease({ project: project.slug, want: 1 });
       const [item] = items;
@@ -109,9 +110,10 @@ describe('the export-project job, run by the worker', () => {
           rejected_model: modelOf(rejected),
           chosen_origin: 'model',
           rejected_origin: 'model',
-          guidelines_version: null,
-          review: null,
-          source: null,
+          // A training file's metadata has one type per key: no guidelines version is 0, no review or source ''.
+          guidelines_version: 0,
+          review: '',
+          source: '',
         },
       });
     }

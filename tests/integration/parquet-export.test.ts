@@ -6,9 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leaseComparisons } from '@/server/annotation/lease';
 import { submitJudgment } from '@/server/annotation/submit-judgment';
 import { localArtifactStore, type TArtifactStore } from '@/server/artifacts/store';
-import { exportContentType, streamExport } from '@/server/exports/export-lines';
+import { exportContentType } from '@/server/exports/export-lines';
 import { exportFileName, runExport } from '@/server/exports/exports';
-import type { TPreferencePair } from '@/server/exports/preference-pairs';
+import { streamPreferencePairs } from '@/server/exports/preference-pairs';
+import { trainingMessage } from '@/server/formats/training-messages';
 import type { TProject } from '@/server/projects/projects';
 import { setupTestDatabase } from '../helpers/db';
 import { comparisonLines, importLines, makeProject, makeUser } from '../helpers/factories';
@@ -75,23 +76,25 @@ async function requestParquetExport(project: TProject): Promise<number> {
   return Number(row!.id);
 }
 
-/** The JSONL TRL export of the same project, flattened the way the Parquet columns hold it. */
+/** The project's pairs, flattened the way the Parquet columns hold them: each message its own JSON, metadata in columns. */
 async function expectedRows(project: TProject) {
-  const text = (await collect(streamExport(db.current.handle.sql, project.id, 'trl'))).toString('utf8');
-  const pairs = text.trimEnd().split('\n').filter(Boolean).map((l) => JSON.parse(l) as TPreferencePair);
-  const struct = (m: TPreferencePair['prompt'][number]) => ({
-    role: m.role,
-    content: m.content,
-    name: m.name ?? null,
-    tool_call_id: m.tool_call_id ?? null,
-    tool_calls: m.tool_calls?.map((c) => ({ id: c.id ?? null, type: c.type, function: c.function })) ?? null,
-  });
-  return pairs.map(({ prompt, chosen, rejected, metadata }) => ({
-    prompt: prompt.map(struct),
-    chosen: chosen.map(struct),
-    rejected: rejected.map(struct),
-    ...metadata,
-    source: (metadata as { source?: string | null }).source ?? null,
+  const rows: Record<string, unknown>[] = [];
+  for await (const batch of streamPreferencePairs(db.current.handle.sql, project.id)) {
+    for (const { prompt, chosen, rejected, metadata } of batch) {
+      rows.push({ prompt: prompt.map(trainingMessage), chosen: chosen.map(trainingMessage), rejected: rejected.map(trainingMessage), ...metadata });
+    }
+  }
+  return rows;
+}
+
+/** Arrow reads a JSON column as its text: the messages parsed back. */
+function arrowRows(file: Buffer) {
+  const parse = (messages: unknown) => (messages as string[]).map((m) => JSON.parse(m) as Record<string, unknown>);
+  return readWithArrow(file).rows.map((r): Record<string, unknown> & Record<'prompt' | 'chosen' | 'rejected', Record<string, unknown>[]> => ({
+    ...r,
+    prompt: parse(r.prompt),
+    chosen: parse(r.chosen),
+    rejected: parse(r.rejected),
   }));
 }
 
@@ -132,14 +135,19 @@ describe('project exports as Parquet', () => {
 
     const file = await collect(await store.read(done!.artifactKey!));
     expect(await store.size(done!.artifactKey!)).toBe(file.length);
-    const arrow = readWithArrow(file);
+    const rows = arrowRows(file);
     const expected = await expectedRows(project);
     // The edit gives three pairs, the five plain judgments one each.
     expect(expected).toHaveLength(8);
-    expect(arrow.rows).toEqual(expected);
-    expect(arrow.rows.map((r) => r.relation)).toEqual(['edited>chosen', 'edited>rejected', 'chosen>rejected', ...Array(5).fill('chosen>rejected')]);
-    const tools = arrow.rows.flatMap((r) => [...(r.chosen as { tool_calls: unknown }[]), ...(r.rejected as { tool_calls: unknown }[])]).filter((m) => m.tool_calls);
-    expect(tools.length).toBeGreaterThan(0);
+    expect(rows).toEqual(expected);
+    expect(rows.map((r) => r.relation)).toEqual(['edited>chosen', 'edited>rejected', 'chosen>rejected', ...Array(5).fill('chosen>rejected')]);
+    // Tool calls are kept, and only the messages that make them have the key: none is null.
+    const messages = rows.flatMap((r) => [...r.prompt, ...r.chosen, ...r.rejected]);
+    const calls = messages.filter((m) => 'tool_calls' in m);
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.every((m) => m.role === 'assistant' && (m.tool_calls as unknown[]).length === 1)).toBe(true);
+    expect(messages.filter((m) => m.role === 'user' && Object.keys(m).join() !== 'role,content')).toEqual([]);
+    expect(messages.filter((m) => Object.values(m).includes(null))).toEqual([]);
     expect((await readWithHyparquet(file)).metadata.num_rows).toBe(8n);
   });
 
@@ -160,6 +168,6 @@ describe('project exports as Parquet', () => {
     expect(result.stdout).toContain(`wrote 8 preference pair(s) to ${out}`);
     const file = fs.readFileSync(out);
     expect(file.subarray(0, 4).toString('latin1')).toBe('PAR1');
-    expect(readWithArrow(file).rows).toEqual(await expectedRows(project));
+    expect(arrowRows(file)).toEqual(await expectedRows(project));
   });
 });

@@ -5,9 +5,11 @@ import { leaseComparisons, type TLeasedComparison } from '@/server/annotation/le
 import type { TSubmitJudgment } from '@/server/annotation/schemas';
 import { skipAssignment } from '@/server/annotation/skip';
 import { submitJudgment } from '@/server/annotation/submit-judgment';
+import { canonicalJson } from '@/server/content/hash';
 import { AppError } from '@/server/errors';
 import { streamPreferencePairs, type TPreferencePair } from '@/server/exports/preference-pairs';
 import { countPreferencePairs, streamTrlPreferenceLines } from '@/server/exports/trl';
+import { formatPreferencePair } from '@/server/formats/preference-formats';
 import { getGuidelinesForUser, markGuidelinesRead, saveGuidelines } from '@/server/guidelines/guidelines';
 import { createProject, updateProject, type TProject } from '@/server/projects/projects';
 import type { TCreateProject } from '@/server/projects/schemas';
@@ -15,6 +17,7 @@ import type { TSessionUser } from '@/server/users/schemas';
 import { setupTestDatabase } from '../helpers/db';
 import { importLines, makeUser } from '../helpers/factories';
 import { refusal } from '../helpers/refusal';
+import { expectStableTrainingSchema, parseLines } from '../helpers/training-schema';
 
 const db = setupTestDatabase();
 
@@ -67,11 +70,15 @@ async function exportPairs(project: TProject): Promise<TPreferencePair[]> {
   const pairs: TPreferencePair[] = [];
   // The prompt hash travels with each pair for dataset splits; it is not part of a pair's content.
   for await (const batch of streamPreferencePairs(db.current.handle.sql, project.id)) pairs.push(...batch.map(({ promptHash: _, ...pair }) => pair));
-  // The TRL file is the same pairs, one JSON object a line, and the count agrees.
+  // The TRL file is the same pairs in TRL's training form, one JSON object a line (the lines
+  // that first show a shape lead, so compare them as a set), with one schema from its first line.
   let text = '';
   for await (const chunk of streamTrlPreferenceLines(db.current.handle.sql, project.id)) text += chunk;
-  const lines = text === '' ? [] : text.trimEnd().split('\n').map((l) => JSON.parse(l) as TPreferencePair);
-  expect(lines).toEqual(JSON.parse(JSON.stringify(pairs)));
+  const lines = parseLines(text);
+  // PostgreSQL writes a message's keys in jsonb's order, TypeScript in its own: compare the values.
+  const sorted = (xs: unknown[]) => xs.map((x) => canonicalJson(x)).sort();
+  expect(sorted(lines)).toEqual(sorted(pairs.map((p) => (formatPreferencePair(p, 'trl') as { line: object }).line)));
+  if (lines.length > 0) expectStableTrainingSchema(lines);
   expect(await countPreferencePairs(db.current.handle.sql, project.id)).toBe(pairs.length);
   return pairs;
 }

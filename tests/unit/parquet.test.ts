@@ -8,8 +8,10 @@ import type { TPreferencePair } from '@/server/exports/preference-pairs';
 import type { TSftLine } from '@/server/exports/sft';
 import { writePreferencePairsParquet, writeSftParquet } from '@/server/formats/parquet';
 import { collect, readWithArrow, readWithHyparquet } from '../helpers/parquet-read';
+import { checkTrainingFile, datasetsPython } from '../helpers/python-datasets';
 
-const messageType = 'Struct<{role:Utf8, content:Utf8, name:Utf8, tool_call_id:Utf8, tool_calls:List<Struct<{id:Utf8, type:Utf8, function:Struct<{name:Utf8, arguments:Utf8}>}>>}>';
+// A message is one JSON document (Parquet's JSON logical type); arrow-rs reads its storage, UTF-8 text.
+const messageType = 'Utf8';
 
 const metadata = (i: number, extra: Partial<TPreferencePair['metadata']> = {}): TPreferencePair['metadata'] => ({
   judgment_id: 9_007_199_254_740_000 + i,
@@ -63,19 +65,23 @@ async function* batchesOf<T>(rows: T[], size: number): AsyncGenerator<T[]> {
   for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
 }
 
-/** A message as a struct column gives it: every field, absent ones null. */
-const asStruct = (m: TMessage) => ({
-  role: m.role,
-  content: m.content,
-  name: m.name ?? null,
-  tool_call_id: m.tool_call_id ?? null,
-  tool_calls: m.tool_calls?.map((c) => ({ id: c.id ?? null, type: c.type, function: c.function })) ?? null,
-});
+/** A message as the file holds it: only the keys it uses (an empty tool_calls list is none). */
+const exact = (m: TMessage): Record<string, unknown> => {
+  const out: Record<string, unknown> = { role: m.role, content: m.content };
+  if (m.name !== undefined) out.name = m.name;
+  if (m.tool_calls?.length) out.tool_calls = m.tool_calls;
+  if (m.tool_call_id !== undefined) out.tool_call_id = m.tool_call_id;
+  return out;
+};
+
+/** Arrow gives a JSON column's text: the messages parsed back. */
+const parsed = (messages: unknown) => (messages as string[]).map((m) => JSON.parse(m) as unknown);
+const arrowRow = (row: Record<string, unknown>, columns = ['prompt', 'chosen', 'rejected']) => ({ ...row, ...Object.fromEntries(columns.map((c) => [c, parsed(row[c])])) });
 
 const expectedRow = (p: TPreferencePair) => ({
-  prompt: p.prompt.map(asStruct),
-  chosen: p.chosen.map(asStruct),
-  rejected: p.rejected.map(asStruct),
+  prompt: p.prompt.map(exact),
+  chosen: p.chosen.map(exact),
+  rejected: p.rejected.map(exact),
   judgment_id: p.metadata.judgment_id,
   comparison_id: p.metadata.comparison_id,
   comparison_external_id: p.metadata.comparison_external_id,
@@ -108,15 +114,26 @@ describe('Parquet preference pairs', () => {
 
     const arrow = readWithArrow(file);
     expect(arrow.numRows).toBe(3);
-    expect(arrow.rows).toEqual(pairs.map(expectedRow));
-    // An empty tool_calls list stays an empty list, distinct from an absent one (null).
-    expect((arrow.rows[1]!.rejected as { tool_calls: unknown }[])[0]!.tool_calls).toEqual([]);
-    expect((arrow.rows[1]!.chosen as { tool_calls: unknown }[])[2]!.tool_calls).toBeNull();
+    expect(arrow.rows.map((r) => arrowRow(r))).toEqual(pairs.map(expectedRow));
 
     const hy = await readWithHyparquet(file);
     expect(hy.metadata.num_rows).toBe(3n);
     expect(hy.metadata.row_groups.map((g) => Number(g.num_rows))).toEqual([2, 1]);
     expect(withoutNulls(hy.rows)).toEqual(withoutNulls(pairs.map(expectedRow)));
+  });
+
+  it('gives each message only the keys it has: no tool_calls on a message without a tool call, for Llama 3.1’s template', async () => {
+    const { rows } = await readWithHyparquet(await collect(writePreferencePairsParquet(batchesOf(pairs, 3))));
+    const messages = rows.flatMap((r) => [r.prompt, r.chosen, r.rejected] as Record<string, unknown>[][]).flat();
+    expect(messages.length).toBe(12);
+    for (const m of messages) {
+      expect(Object.values(m), JSON.stringify(m)).not.toContain(null);
+      expect(m.tool_calls === undefined || (Array.isArray(m.tool_calls) && m.tool_calls.length > 0), JSON.stringify(m)).toBe(true);
+    }
+    // `tool_calls: []` was written as none; the tool call's result keeps its own keys.
+    expect((rows[1]!.rejected as object[])[0]).toEqual({ role: 'assistant', content: 'No idea.' });
+    expect((rows[1]!.chosen as object[])[1]).toEqual({ role: 'tool', content: '18 °C', name: 'weather', tool_call_id: 'call_1' });
+    expect(Object.keys((rows[1]!.chosen as object[])[2]!)).toEqual(['role', 'content']);
   });
 
   it('has the Arrow schema of TRL conversational columns, with the metadata as scalar columns', async () => {
@@ -154,23 +171,15 @@ describe('Parquet preference pairs', () => {
       expect(schema[i + 1]).toMatchObject({ name: 'list', repetition_type: 'REPEATED', num_children: 1 });
       expect(schema[i + 2]).toMatchObject({ name: 'element', repetition_type: 'OPTIONAL' });
     }
-    const prompt = at('prompt');
-    expect(schema.slice(prompt + 2, prompt + 5)).toMatchObject([
-      { name: 'element', num_children: 5 },
-      { name: 'role', type: 'BYTE_ARRAY', logical_type: { type: 'STRING' }, repetition_type: 'REQUIRED' },
-      { name: 'content', type: 'BYTE_ARRAY', logical_type: { type: 'STRING' }, repetition_type: 'REQUIRED' },
-    ]);
-    const toolCalls = at('tool_calls', prompt);
-    expect(schema.slice(toolCalls, toolCalls + 8)).toMatchObject([
-      { name: 'tool_calls', converted_type: 'LIST', logical_type: { type: 'LIST' }, repetition_type: 'OPTIONAL' },
-      { name: 'list', repetition_type: 'REPEATED' },
-      { name: 'element', num_children: 3, repetition_type: 'OPTIONAL' },
-      { name: 'id', logical_type: { type: 'STRING' } },
-      { name: 'type', logical_type: { type: 'STRING' } },
-      { name: 'function', num_children: 2 },
-      { name: 'name', logical_type: { type: 'STRING' } },
-      { name: 'arguments', logical_type: { type: 'STRING' } },
-    ]);
+    for (const column of ['prompt', 'chosen', 'rejected']) {
+      // `optional binary element (JSON)`, as pyarrow writes a list of `arrow.json`.
+      expect(schema[at(column) + 2]).toMatchObject({ name: 'element', type: 'BYTE_ARRAY', converted_type: 'JSON', logical_type: { type: 'JSON' }, repetition_type: 'OPTIONAL' });
+    }
+    // The features `datasets` reads the message columns as, whatever the reader makes of the JSON type.
+    const huggingface = metadata.key_value_metadata?.find((kv) => kv.key === 'huggingface');
+    expect(JSON.parse(huggingface!.value!)).toEqual({
+      info: { features: Object.fromEntries(['prompt', 'chosen', 'rejected'].map((c) => [c, { feature: { _type: 'Json' }, _type: 'List' }])) },
+    });
   });
 
   it('writes a valid file with the full schema and zero rows for an empty selection', async () => {
@@ -228,8 +237,8 @@ describe('Parquet SFT conversations', () => {
     const file = await collect(writeSftParquet(batchesOf(lines, 2)));
     const arrow = readWithArrow(file);
     expect(arrow.fields).toEqual([{ name: 'messages', type: `List<${messageType}>`, nullable: true }]);
-    expect(arrow.rows).toEqual(lines.map((l) => ({ messages: l.messages.map(asStruct) })));
-    expect(withoutNulls((await readWithHyparquet(file)).rows)).toEqual(withoutNulls(lines.map((l) => ({ messages: l.messages.map(asStruct) }))));
+    expect(arrow.rows.map((r) => arrowRow(r, ['messages']))).toEqual(lines.map((l) => ({ messages: l.messages.map(exact) })));
+    expect((await readWithHyparquet(file)).rows).toEqual(lines.map((l) => ({ messages: l.messages.map(exact) })));
   });
 
   it('writes zero rows as a valid file with the messages column', async () => {
@@ -238,20 +247,44 @@ describe('Parquet SFT conversations', () => {
   });
 });
 
-const pyarrowAvailable = spawnSync('python3', ['-c', 'import pyarrow'], { stdio: 'ignore' }).status === 0;
+const python = datasetsPython();
 
-describe('reading with pyarrow and datasets (tests/fixtures/check_parquet.py)', () => {
-  it('loads the file with pyarrow and datasets.load_dataset("parquet")', async (context) => {
-    if (!pyarrowAvailable) context.skip('python3 cannot import pyarrow on this machine: install pyarrow and datasets to run this check');
+describe('reading with pyarrow and datasets', () => {
+  it('loads with pyarrow and datasets.load_dataset("parquet") (tests/fixtures/check_parquet.py)', async (context) => {
+    if (!('python' in python)) context.skip(python.why);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pairwise-parquet-'));
     try {
       const file = path.join(dir, 'pairs.parquet');
       fs.writeFileSync(file, await collect(writePreferencePairsParquet(batchesOf(pairs, 3))));
-      const run = spawnSync('python3', ['tests/fixtures/check_parquet.py', file], { encoding: 'utf8' });
+      const run = spawnSync((python as { python: string }).python, ['tests/fixtures/check_parquet.py', file], { encoding: 'utf8' });
       expect(run.status, run.stderr).toBe(0);
       expect(run.stdout).toContain('pyarrow rows: 3');
-      expect(run.stdout).toMatch(/prompt: list<(element|item): struct<role: string not null, content: string not null/);
-      if (!run.stdout.includes('datasets: not installed')) expect(run.stdout).toContain('datasets rows: 3');
+      expect(run.stdout).toMatch(/prompt: list<(element|item): extension<arrow\.json>>/);
+      expect(run.stdout).toContain('datasets rows: 3');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives TRL its messages as written, and Llama 3.1’s chat template renders every conversation (tests/fixtures/python)', async (context) => {
+    if (!('python' in python)) context.skip(python.why);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pairwise-parquet-'));
+    try {
+      // Llama 3.1's template takes one tool call per message.
+      const singleCalls = pairs.map((p) => ({ ...p, chosen: p.chosen.map((m) => (m.tool_calls ? { ...m, tool_calls: m.tool_calls.slice(0, 1) } : m)) }));
+      const file = path.join(dir, 'pairs.parquet');
+      fs.writeFileSync(file, await collect(writePreferencePairsParquet(batchesOf(singleCalls, 3))));
+      const run = checkTrainingFile((python as { python: string }).python, file);
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stdout).toContain("'prompt': List(Json(decode=True))");
+      expect(run.stdout).toContain('rows: 3');
+      if (!run.stdout.includes('template: not found')) expect(run.stdout).toContain('rendered: 6\n');
+
+      const sft = path.join(dir, 'sft.parquet');
+      fs.writeFileSync(sft, await collect(writeSftParquet(batchesOf<TSftLine>([{ messages: [{ role: 'user', content: 'Weather?' }, ...singleCalls[1]!.chosen] }], 1))));
+      const sftRun = checkTrainingFile((python as { python: string }).python, sft);
+      expect(sftRun.status, sftRun.stderr).toBe(0);
+      expect(sftRun.stdout).toContain("'messages': List(Json(decode=True))");
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

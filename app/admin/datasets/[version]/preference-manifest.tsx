@@ -9,9 +9,10 @@ import { NamedBars, StrengthPairsChart, topEntries } from './version-charts';
 const formatDescriptions: Record<string, string> = {
   trl: 'TRL, explicit prompt (DPO)',
   'trl-implicit': 'TRL, prompt inside chosen and rejected (reward model)',
-  openai: 'OpenAI preference fine-tuning',
+  openai: 'OpenAI preference fine-tuning (pairs with one-message answers)',
   'hh-rlhf': 'Anthropic HH-RLHF transcripts',
   sft: 'SFT messages: each judgment’s best response',
+  'sft-completion': 'SFT prompt/completion: each judgment’s best response as the completion',
   parquet: 'TRL pairs as Parquet',
 };
 

@@ -5,13 +5,14 @@ import type { TModelLineage, TScoreSummary, TSftVersionManifest } from '@/server
 import { formatDate } from '../version-bits';
 import { Card, Downloads, HashAndFiles, SpecBlock, Stat } from './detail-parts';
 
-/** What an SFT version downloads as: its conversations as JSON lines or Parquet, the other formats need pairs. */
-const sftFormats = ['sft', 'parquet'];
+/** What an SFT version downloads as: its conversations as JSON lines (whole, or split into prompt and completion) or Parquet, the other formats need pairs. */
+const sftFormats = ['sft', 'sft-completion', 'parquet'];
 /** Every conversation is train data: there is no test split. */
 const sftSplits = ['train', 'all'];
 
 const formatDescriptions: Record<string, string> = {
   sft: 'SFT messages: each prompt with its best-scored sample',
+  'sft-completion': 'SFT prompt/completion: the best-scored sample as the completion (TRL trains on it only, any chat template)',
   parquet: 'SFT messages as Parquet (a messages column)',
 };
 
