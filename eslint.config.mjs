@@ -5,7 +5,7 @@ const config = [
   ...nextCoreWebVitals,
   ...nextTypescript,
   {
-    ignores: ['node_modules/**', '.next/**', '.data/**', 'migrations/**', 'next-env.d.ts'],
+    ignores: ['node_modules/**', '.next/**', '.data/**', '.venv/**', 'migrations/**', 'next-env.d.ts'],
   },
   {
     rules: {

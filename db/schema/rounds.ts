@@ -57,7 +57,7 @@ export const rounds = pgTable(
   (t) => [index('rounds_created_idx').on(t.createdAt)],
 );
 
-export const runKind = pgEnum('run_kind', ['reward', 'rejection-sampling', 'sft', 'dpo', 'merge', 'generate', 'eval', 'register']);
+export const runKind = pgEnum('run_kind', ['reward', 'rejection-sampling', 'sft', 'dpo', 'merge', 'generate', 'eval', 'register', 'deploy']);
 export const runStatus = pgEnum('run_status', ['pending', 'submitted', 'running', 'succeeded', 'failed', 'cancelled']);
 
 /**

@@ -1,7 +1,8 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import type PgBoss from 'pg-boss';
 import type { TDb, TDbHandle } from '@/db/client';
-import { models, runs } from '@/db/schema';
+import { executors, models, runs } from '@/db/schema';
+import { checkDeployment } from './deployments';
 import { enqueueAdvance, enqueuePoll } from './enqueue';
 import type { TRoundExecutor } from './executor';
 import { finishHostRejectionSampling, readHeldOutAccuracy, readHostProgress, summarizeHostEval } from './host-results';
@@ -151,8 +152,8 @@ export async function pollRun(
 
   const now = new Date();
   const startedAt = run.startedAt ?? (state.state === 'pending' ? null : (toDate(state.startedAt) ?? now));
-  const terminal = state.state === 'succeeded' || state.state === 'failed' || state.state === 'cancelled';
-  const finishedAt = terminal ? (toDate(state.finishedAt) ?? now) : null;
+  let terminal = state.state === 'succeeded' || state.state === 'failed' || state.state === 'cancelled';
+  let finishedAt = terminal ? (toDate(state.finishedAt) ?? now) : null;
   const gpuSeconds = priorGpuSeconds(run) + runGpuSeconds({ gpus: run.gpus, startedAt, finishedAt }, now);
   const metrics = { ...run.metrics, ...(training ? { training } : {}) };
   const progressDone = training?.globalStep ?? hostProgress?.done ?? run.progressDone;
@@ -180,6 +181,22 @@ export async function pollRun(
       error = `the ${run.kind} job finished but its output could not be used: ${failure instanceof Error ? failure.message : String(failure)}`;
     }
   }
+  if (run.kind === 'deploy') {
+    if (state.state === 'running' && !run.cancelRequested) {
+      // The server's job runs on after the stage: the stage ends when the server answers.
+      const verdict = await checkDeployment(handle.db, executor, run, { executorKind: await executorKindOf(handle.db, run), startedAt, now });
+      if (verdict.status !== 'running') {
+        terminal = true;
+        finishedAt = now;
+        status = verdict.status;
+        error = verdict.status === 'failed' ? verdict.error : null;
+        if (verdict.status === 'succeeded') Object.assign(metrics, { deployment: verdict.deployment, superseded: verdict.superseded });
+      }
+    } else if (state.state === 'succeeded') {
+      status = 'failed';
+      error = 'the server exited before it answered';
+    }
+  }
   await inTx(handle, async (db, tx) => {
     const updated = await db
       .update(runs)
@@ -202,6 +219,12 @@ export async function pollRun(
     else await enqueuePoll(boss, tx, run.id, pollSeconds);
   });
   return { status };
+}
+
+async function executorKindOf(db: TDb, run: TRunRow): Promise<string | null> {
+  if (!run.executorId) return null;
+  const [row] = await db.select({ kind: executors.kind }).from(executors).where(eq(executors.id, run.executorId));
+  return row?.kind ?? null;
 }
 
 /** The policy and reward model entries a host rejection-sampling run's version records as its lineage. */

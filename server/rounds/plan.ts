@@ -3,8 +3,8 @@ import { ZSampling } from '../models/schemas';
 import { distributedStrategies } from './distributed';
 import { trainingDefaults } from './trainer-defaults';
 
-/** The stages of a round, in the order they run. Merge is optional; the others always run. */
-export const stageKinds = ['reward', 'rejection-sampling', 'sft', 'dpo', 'merge', 'eval', 'register'] as const;
+/** The stages of a round, in the order they run. Merge and deploy are optional; the others always run. */
+export const stageKinds = ['reward', 'rejection-sampling', 'sft', 'dpo', 'merge', 'eval', 'register', 'deploy'] as const;
 export type TStageKind = (typeof stageKinds)[number];
 
 const ZConfigOverrides = z.record(z.string(), z.unknown()).default({});
@@ -114,6 +114,23 @@ export const ZRoundPlan = z.object({
       .default({ minWinRateLow: 0.5 }),
   }),
   /**
+   * Serving the new policy once registered: a long-running job on the executor (vLLM's OpenAI
+   * server where installed, `transformers serve` otherwise); when it answers /health its
+   * endpoint becomes the model's, so live generation and the next round use it. The deployment
+   * that served the policy the round started from is stopped (superseded) unless told otherwise.
+   */
+  deploy: z
+    .object({
+      enabled: z.boolean().default(false),
+      gpus: ZGpus.default(1),
+      port: z.number().int().min(1024).max(65535).default(8000),
+      /** The address the worker reaches the job at: 127.0.0.1 for a local executor; a node or service name elsewhere. */
+      host: z.string().trim().regex(/^[A-Za-z0-9.-]+$/, 'must be a host name or an IP address').optional(),
+      healthTimeoutSeconds: z.number().int().min(10).max(24 * 3600).default(1800),
+      stopSuperseded: z.boolean().default(true),
+    })
+    .default({ enabled: false, gpus: 1, port: 8000, healthTimeoutSeconds: 1800, stopSuperseded: true }),
+  /**
    * Chat-format settings for the trainers. The pad token defaults to Llama 3's
    * <|finetune_right_pad_id|> for Llama 3 base models (TRL otherwise pads with eos, which moves
    * the reward model's score off the final <|eot_id|> that vLLM's /classify reads); null keeps TRL's default.
@@ -134,14 +151,14 @@ export type TRoundPlan = z.output<typeof ZRoundPlan>;
 
 /** The stages this plan runs, in order. */
 export function planStages(plan: TRoundPlan): TStageKind[] {
-  return stageKinds.filter((kind) => kind !== 'merge' || plan.merge.enabled);
+  return stageKinds.filter((kind) => (kind !== 'merge' || plan.merge.enabled) && (kind !== 'deploy' || plan.deploy.enabled));
 }
 
 /** Stages that run on an executor (GPU hosts) under this plan; the others run in the worker. */
 export function runsOnExecutor(plan: TRoundPlan, kind: TStageKind): boolean {
   if (kind === 'rejection-sampling') return plan.rejectionSampling.mode === 'host';
   if (kind === 'eval') return plan.eval.mode === 'host';
-  return kind === 'reward' || kind === 'sft' || kind === 'dpo' || kind === 'merge';
+  return kind === 'reward' || kind === 'sft' || kind === 'dpo' || kind === 'merge' || kind === 'deploy';
 }
 
 /** GPUs per node of the stage's executor job; worker-side stages use none. */
@@ -153,6 +170,7 @@ export function stageGpus(plan: TRoundPlan, kind: TStageKind): number {
   if (kind === 'merge') return plan.merge.gpus;
   if (kind === 'rejection-sampling') return plan.rejectionSampling.gpus;
   if (kind === 'eval') return plan.eval.gpus;
+  if (kind === 'deploy') return plan.deploy.gpus;
   return 0;
 }
 

@@ -10,7 +10,7 @@ import { applyOverrides, defaultGpus, managedKeys, trainingDefaults, type TTrain
 export { trainingDefaults, trainingKinds, type TTrainingKind } from './trainer-defaults';
 
 /** What runs on an executor: TRL's trainers, mergekit, and the host batch jobs (sampling, evaluation). */
-export type TExecutorStageKind = TTrainingKind | 'rejection-sampling' | 'eval';
+export type TExecutorStageKind = TTrainingKind | 'rejection-sampling' | 'eval' | 'deploy';
 
 /** What a run's input file is made from at submit time. */
 export type TInputSource =
@@ -244,6 +244,51 @@ export function sampleRunSpec(store: Pick<TArtifactStore, 'uri'>, input: TSample
       },
     ],
     files: [{ key: keys.host('sample.py'), description: 'batch sampling and scoring on the host', hostScript: 'sample.py' }],
+    outputKey: keys.output,
+    outputUri: store.uri(keys.output),
+  };
+}
+
+export interface TServeSpecInput {
+  runRef: number | string;
+  /** The registered name: the model name the server answers to. */
+  name: string;
+  modelUri: string;
+  port: number;
+  gpus: number;
+}
+
+/**
+ * A long-running server for the new policy: vLLM's OpenAI-compatible server where vLLM is
+ * installed (tensor parallel over the job's GPUs), `transformers serve` otherwise. Both answer
+ * /health and /v1/chat/completions. `transformers serve` pinned to a folder refuses any other
+ * model name than that folder, so the endpoint's model name is the weights' path on the host;
+ * vLLM answers to that path and to the registered name.
+ */
+export function serveRunSpec(store: Pick<TArtifactStore, 'uri'>, input: TServeSpecInput): TRunSpec {
+  const keys = runKeys(input.runRef);
+  const folder = runFolder(store.uri(keys.folder), input.runRef);
+  const remote: TRemoteWeights[] = [];
+  const weights = weightsFor(input.modelUri, folder.dir, 'model', remote);
+  const q = shellQuoteArg;
+  const config = { model: weights, served_model_names: [weights, input.name], port: input.port, tensor_parallel_size: Math.max(1, input.gpus) };
+  const script = [
+    'if python3 -c "import vllm" 2>/dev/null; then',
+    `  exec vllm serve ${q(weights)} --host 0.0.0.0 --port ${input.port} --served-model-name ${q(weights)} ${q(input.name)} --tensor-parallel-size ${config.tensor_parallel_size}`,
+    'fi',
+    `exec transformers serve ${q(weights)} --host 0.0.0.0 --port ${input.port}`,
+  ].join('\n');
+  return {
+    kind: 'deploy',
+    config,
+    configYaml: JSON.stringify(config, null, 2) + '\n',
+    configKey: `${keys.prefix}serve.json`,
+    command: jobCommand(folder, ['bash', '-c', script], remote),
+    gpus: input.gpus,
+    nodes: 1,
+    strategy: 'single',
+    inputs: [{ key: '', uri: input.modelUri, description: 'the registered policy’s weights' }],
+    files: [],
     outputKey: keys.output,
     outputUri: store.uri(keys.output),
   };

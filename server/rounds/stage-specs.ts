@@ -2,7 +2,7 @@ import { asc, eq } from 'drizzle-orm';
 import type { TDb } from '@/db/client';
 import { models, runs } from '@/db/schema';
 import { ZRoundPlan, padTokenFor, planStages, runsOnExecutor, type TRoundPlan, type TStageKind } from './plan';
-import { mergeRunSpec, runKeys, sampleRunSpec, trlRunSpec, withConfig, type TRunSpec } from './specs';
+import { mergeRunSpec, runKeys, sampleRunSpec, serveRunSpec, trlRunSpec, withConfig, type TRunSpec } from './specs';
 import type { TArtifactStore } from '../artifacts/store';
 import { requireRound, type TRoundRow, type TRunRow } from '../runs/rows';
 
@@ -129,6 +129,8 @@ export function buildStageSpec(store: Pick<TArtifactStore, 'uri'>, context: TSta
         },
       };
     }
+    case 'deploy':
+      return { runner: 'executor', ...serveRunSpec(store, { runRef, name: plan.register.name, modelUri: candidateUri, port: plan.deploy.port, gpus: plan.deploy.gpus }) };
     case 'register':
       return {
         runner: 'worker',

@@ -45,7 +45,7 @@ export async function runPython(python: string, args: string[], env: Record<stri
   }
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.listen(0, '127.0.0.1', () => {

@@ -9,10 +9,12 @@ import { localArtifactStore } from '@/server/artifacts/store';
 import { buildDatasetVersion } from '@/server/datasets/build-version';
 import type { TRoundPlanInput } from '@/server/rounds/plan';
 import { runKeys } from '@/server/rounds/specs';
+import { executorFor } from '@/workers/executors';
 import { startWorker, type TRunningWorker } from '@/workers/run-worker';
 import { setupTestDatabase } from '../helpers/db';
 import { callerFor, comparisonLines, importLines, makeProject, makeUser, stopSharedQueue } from '../helpers/factories';
 import { startFakeVllm, type TFakeVllm } from '../helpers/fake-vllm';
+import { freePort } from '../helpers/host-python';
 import { castVote } from '../helpers/votes';
 
 const db = setupTestDatabase();
@@ -37,6 +39,32 @@ fs.writeFileSync(
   `#!/bin/sh\ncase "$1" in\n  */train.py) shift; exec node ${JSON.stringify(fakeTrainer)} trl "$@" ;;\n  */sample.py) exit 0 ;;\nesac\necho "unexpected python3 $*" >&2\nexit 2\n`,
   { mode: 0o755 },
 );
+// A deployment's server: `transformers serve DIR --host H --port P` answers /health, /v1/models
+// and chat completions (the next round samples from the deployed policy in endpoint mode).
+const fakeServer = path.join(bin, 'fake-serve.cjs');
+fs.writeFileSync(fakeServer, `const http = require("http");
+http.createServer((q, r) => {
+  let body = "";
+  q.on("data", (d) => (body += d));
+  q.on("end", () => {
+    r.setHeader("content-type", "application/json");
+    if (q.url.startsWith("/v1/chat/completions")) {
+      // Pinned to one folder, as transformers serve is: any other model name is refused.
+      const request = JSON.parse(body || "{}");
+      if (request.model !== process.argv[3]) {
+        r.statusCode = 400;
+        return r.end(JSON.stringify({ error: { message: "Server is pinned to '" + process.argv[3] + "'; requested '" + request.model + "'." } }));
+      }
+      const n = request.n || 1;
+      r.end(JSON.stringify({ choices: Array.from({ length: n }, (_, index) => ({ index, message: { role: "assistant", content: "deployed answer " + index }, finish_reason: "stop" })) }));
+    } else r.end(JSON.stringify(q.url.startsWith("/v1/models") ? { object: "list", data: [] } : { status: "ok" }));
+  });
+}).listen(Number(process.argv[2]), "127.0.0.1");\n`);
+fs.writeFileSync(
+  path.join(bin, 'transformers'),
+  `#!/bin/sh\n# transformers serve FOLDER --host H --port P\nfolder=$2\nport=""\nwhile [ $# -gt 0 ]; do [ "$1" = "--port" ] && port=$2; shift; done\nexec node ${JSON.stringify(fakeServer)} "$port" "$folder"\n`,
+  { mode: 0o755 },
+);
 fs.writeFileSync(path.join(bin, 'accelerate'), `#!/bin/sh\n# accelerate launch --config_file FILE [--flag value ...] SCRIPT ARGS\nshift 3\nexec python3 "$@"\n`, { mode: 0o755 });
 
 beforeAll(async () => {
@@ -44,6 +72,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // Deployments outlive their rounds by design: stop any a test left (a failed test included).
+  const deployed = await db.current.handle.db.select().from(runs).where(eq(runs.kind, 'deploy'));
+  for (const run of deployed) {
+    const [row] = run.executorId ? await db.current.handle.db.select().from(executors).where(eq(executors.id, run.executorId)) : [];
+    if (row && run.externalId) await executorFor(row, { store }).cancel(run.externalId).catch(() => {});
+  }
   for (const worker of workers) await worker.stop().catch(() => {});
   await stopSharedQueue();
   await vllm?.close();
@@ -345,4 +379,46 @@ describe('a training round', () => {
     expect((registerRun.metrics as { gate: Record<string, unknown> }).gate).toMatchObject({ passed: false, override: { reason: 'shipping for the human evaluation anyway' } });
     expect(done.status).toBe('succeeded');
   }, 120_000);
+
+  it('deploys the new policy as a job on the executor, registers its endpoint, and stops the deployment it supersedes', async () => {
+    const { handle } = db.current;
+    const { version, policy, executor, plan, caller } = await setup();
+    await start();
+    const ports = [await freePort(), await freePort()];
+    const waitRound = (id: number) =>
+      until(
+        `round ${id} to end`,
+        async () => {
+          const [row] = await handle.db.select().from(rounds).where(eq(rounds.id, id));
+          return row && row.status !== 'running' ? row : null;
+        },
+        90_000,
+      );
+    const answers = (port: number) => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false);
+
+    const first = await caller.rounds.launch({ name: 'deploy 1', policyModelId: policy.id, datasetVersionId: version.id, executorId: executor.id, plan: { ...plan, deploy: { enabled: true, gpus: 0, port: ports[0]!, healthTimeoutSeconds: 60 } } });
+    const firstDone = await waitRound(first.id);
+    expect(firstDone.error).toBeNull();
+    expect(firstDone.status).toBe("succeeded");
+    const [v1] = await handle.db.select().from(models).where(eq(models.name, plan.register.name));
+    expect(v1).toMatchObject({ serving: 'openai', enabled: true, baseUrl: `http://127.0.0.1:${ports[0]}/v1`, apiModel: path.join(artifacts, runKeys(v1!.runId!).output) });
+    expect(await answers(ports[0]!)).toBe(true);
+
+    // The next round starts from that policy and deploys its successor: the old server is stopped.
+    const next = { ...plan, register: { ...plan.register, name: `${plan.register.name}-next` }, deploy: { enabled: true, gpus: 0, port: ports[1]!, healthTimeoutSeconds: 60 } };
+    const second = await caller.rounds.launch({ name: 'deploy 2', policyModelId: v1!.id, datasetVersionId: version.id, executorId: executor.id, plan: next });
+    const secondDone = await waitRound(second.id);
+    expect(secondDone.error).toBeNull();
+    expect(secondDone.status).toBe("succeeded");
+    const detail = await caller.rounds.get({ round: second.id });
+    const deployRun = detail.runs.find((r) => r.kind === 'deploy')!;
+    const firstDeploy = (await caller.rounds.get({ round: first.id })).runs.find((r) => r.kind === 'deploy')!;
+    expect(deployRun.metrics).toMatchObject({ deployment: { baseUrl: `http://127.0.0.1:${ports[1]}/v1` }, superseded: [firstDeploy.id] });
+    expect((await handle.db.select().from(runs).where(eq(runs.id, firstDeploy.id)))[0]!.metrics).toMatchObject({ stoppedBy: deployRun.id });
+    const [v1After] = await handle.db.select().from(models).where(eq(models.id, v1!.id));
+    expect(v1After).toMatchObject({ serving: 'none', enabled: false });
+    await until('the superseded server to stop', async () => !(await answers(ports[0]!)), 20_000);
+    expect(await answers(ports[1]!)).toBe(true);
+  }, 200_000);
 });
+

@@ -23,10 +23,11 @@ import type { TRoundPlanInput } from '@/server/rounds/plan';
 import { runKeys } from '@/server/rounds/specs';
 import { runGeneration } from '@/server/sampling/generation';
 import { ZGenerationSpec } from '@/server/sampling/schemas';
+import { executorFor } from '@/workers/executors';
 import { startWorker, type TRunningWorker } from '@/workers/run-worker';
 import { setupTestDatabase } from '../helpers/db';
 import { callerFor, makeProject, makeUser, stopSharedQueue } from '../helpers/factories';
-import { hostEnv, hostVenv, runPython, startTransformersServe, type TServedModels } from '../helpers/host-python';
+import { freePort, hostEnv, hostVenv, runPython, startTransformersServe, type TServedModels } from '../helpers/host-python';
 
 const venv = hostVenv();
 if (!venv) {
@@ -84,7 +85,17 @@ async function until<T>(what: string, check: () => Promise<T | null | undefined 
 /** CPU-sized overrides: the tiny model learns in seconds; the Llama 3 values (lr 1e-5) would need hours. */
 const cpu = { bf16: false, use_cpu: true, dtype: 'float32', gradient_checkpointing: false, gradient_accumulation_steps: 1, per_device_train_batch_size: 8, per_device_eval_batch_size: 8, max_length: 256, logging_steps: 2, save_steps: 4 };
 
+let deployPort = 0;
+
 afterAll(async () => {
+  // The deployment outlives its round by design: stop it (also when the test failed).
+  if (venv) {
+    const deployed = await db.current.handle.db.select().from(runs).where(eq(runs.kind, 'deploy'));
+    for (const run of deployed) {
+      const [row] = run.executorId ? await db.current.handle.db.select().from(executors).where(eq(executors.id, run.executorId)) : [];
+      if (row && run.externalId) await executorFor(row, { store }).cancel(run.externalId).catch(() => {});
+    }
+  }
   for (const worker of workers) await worker.stop().catch(() => {});
   await stopSharedQueue();
   await served?.close();
@@ -94,6 +105,7 @@ afterAll(async () => {
 describe.skipIf(!venv)('a real training round on CPU', () => {
   beforeAll(async () => {
     served = await startTransformersServe(venv!.bin, env);
+    deployPort = await freePort();
   }, 120_000);
 
   it('trains, samples, evaluates, gates and registers for real, and the new policy answers the next round', async () => {
@@ -112,7 +124,7 @@ describe.skipIf(!venv)('a real training round on CPU', () => {
     const policyB = await register('tiny-b', b);
     const annotators = [await makeUser(handle), await makeUser(handle)];
     const project = await makeProject(handle, { members: annotators.map((user) => ({ user, role: 'annotator' as const })) });
-    const promptLines: TMessage[][] = Array.from({ length: 160 }, (_, i) => [{ role: 'user', content: `question ${i}: ${phrase(6)}` }]);
+    const promptLines: TMessage[][] = Array.from({ length: 240 }, (_, i) => [{ role: 'user', content: `question ${i}: ${phrase(6)}` }]);
     const addPrompts = (projectId: number, list: TMessage[][]) => handle.db.insert(prompts).values(list.map((messages) => ({ projectId, messages, contentHash: contentHash(messages) })));
     await addPrompts(project.id, promptLines);
     const genStart = Date.now();
@@ -120,7 +132,7 @@ describe.skipIf(!venv)('a real training round on CPU', () => {
     const [genRow] = await handle.sql<{ id: string }[]>`insert into runs (kind, status, spec) values ('generate', 'pending', ${JSON.stringify(spec)}::jsonb) returning id`;
     const generated = await runGeneration(handle, Number(genRow!.id));
     expect(generated?.status, generated?.error ?? '').toBe('succeeded');
-    timings.push(`generation through transformers serve (160 prompts x 2 models): ${((Date.now() - genStart) / 1000).toFixed(1)} s`);
+    timings.push(`generation through transformers serve (240 prompts x 2 models): ${((Date.now() - genStart) / 1000).toFixed(1)} s`);
 
     // Simulated annotators, each through the annotation procedures with their own session.
     let labelled = 0;
@@ -155,13 +167,16 @@ describe.skipIf(!venv)('a real training round on CPU', () => {
     const evalProject = await makeProject(handle);
     const plan: TRoundPlanInput = {
       baseModel: a,
-      reward: { gpus: 0, config: { ...cpu, learning_rate: 3e-3, num_train_epochs: 4 } },
+      reward: { gpus: 0, config: { ...cpu, learning_rate: 3e-3, num_train_epochs: 6 } },
       rejectionSampling: { mode: 'host', k: 4, gpus: 0, sampling: { temperature: 1, max_tokens: 24 } },
       // Slow enough (several seconds) to be cancelled after its first checkpoint.
       sft: { gpus: 0, config: { ...cpu, per_device_train_batch_size: 1, learning_rate: 1e-3, num_train_epochs: 2 } },
-      dpo: { gpus: 0, config: { ...cpu, learning_rate: 2e-3, num_train_epochs: 3 } },
+      // Enough DPO for the tiny policy to take up the rule every run (the gate needs a clear win).
+      dpo: { gpus: 0, config: { ...cpu, learning_rate: 5e-3, num_train_epochs: 6 } },
       eval: { mode: 'host', gpus: 0, maxPrompts: 60, sampling: { temperature: 1, max_tokens: 24 }, humanProject: evalProject.slug, humanComparisons: 5 },
       register: { name: 'tiny-round-1' },
+      // The new policy is served by a job on the executor (transformers serve here, vLLM on GPU hosts).
+      deploy: { enabled: true, gpus: 0, port: deployPort, healthTimeoutSeconds: 180 },
     };
     const input = { name: 'real round 1', policyModelId: policyA.id, datasetVersionId: version!.id, executorId: executor!.id, projectId: evalProject.id, plan };
     const preview = await adminCaller.rounds.preview(input);
@@ -172,6 +187,7 @@ describe.skipIf(!venv)('a real training round on CPU', () => {
       ['dpo', 'executor'],
       ['eval', 'executor'],
       ['register', 'worker'],
+      ['deploy', 'executor'],
     ]);
     // The Llama 3 pad token, from the model's name, in every trainer config.
     for (const s of preview.stages.filter((x) => ['reward', 'sft', 'dpo'].includes(x.kind))) expect((s.spec as { config: Record<string, unknown> }).config.pad_token).toBe('<|finetune_right_pad_id|>');
@@ -206,6 +222,10 @@ describe.skipIf(!venv)('a real training round on CPU', () => {
       timings.push(`${run.kind} (attempt ${run.attempt}) ${run.status} in ${seconds} s: ${spec.command ? spec.command.join(' ').slice(0, 300) : 'in the worker'}`);
     }
     timings.push(`round: ${((Date.now() - roundStart) / 1000).toFixed(1)} s`);
+    const metricsOf = (kind: string) => detail.runs.find((r) => r.kind === kind)?.metrics as Record<string, unknown> | undefined;
+    timings.push(`reward model held-out: ${JSON.stringify(metricsOf('reward')?.heldOut ?? null)}`);
+    const evalSummary = metricsOf('eval')?.eval as { winRate?: number; wins?: number; losses?: number; ties?: number; gate?: unknown } | undefined;
+    timings.push(`evaluation: win rate ${evalSummary?.winRate?.toFixed(3)} (${evalSummary?.wins} wins, ${evalSummary?.losses} losses, ${evalSummary?.ties} ties), gate ${JSON.stringify(evalSummary?.gate ?? null)}`);
     console.log(`\nreal round on CPU:\n  ${timings.join('\n  ')}\n`);
     expect(finished.error, JSON.stringify(detail.runs.map((r) => [r.kind, r.status, r.error]))).toBeNull();
     expect(finished.status).toBe('succeeded');
@@ -267,12 +287,15 @@ describe.skipIf(!venv)('a real training round on CPU', () => {
     expect(dpoConfig).toMatchObject({ beta: 0.1, loss_type: ['sigmoid', 'sft'], loss_weights: [1.0, 0.2], warmup_steps: 0.03, save_total_limit: 2 });
     expect(dpoConfig).not.toHaveProperty('warmup_ratio');
 
-    // The next round: the new policy, served by transformers serve, answers new prompts against policy B.
-    const folder = path.join(artifacts, runKeys(byKind.dpo!.id).output);
-    const served1 = await adminCaller.models.register({ name: 'tiny-round-1-served', kind: 'policy', serving: 'openai', baseUrl: served!.baseUrl, apiModel: folder, artifactUri: folder, sampling: { max_tokens: 24 } });
+    // Deployed: the registered model now answers at the deployment's endpoint.
+    const [deployed] = await handle.db.select().from(models).where(eq(models.name, 'tiny-round-1'));
+    expect(deployed).toMatchObject({ serving: 'openai', enabled: true, baseUrl: `http://127.0.0.1:${deployPort}/v1`, apiModel: path.join(artifacts, runKeys(byKind.dpo!.id).output) });
+    expect(byKind.deploy!.logTail ?? '').not.toMatch(/Traceback/);
+
+    // The next round: the new policy, answering from its deployment, against policy B.
     const next = await makeProject(handle);
     await addPrompts(next.id, promptLines.slice(0, 12));
-    const nextSpec = ZGenerationSpec.parse({ policyModelIds: [served1.id, policyB.id], prompts: { projectSlug: next.slug }, projectSlug: next.slug, concurrency: 4 });
+    const nextSpec = ZGenerationSpec.parse({ policyModelIds: [deployed!.id, policyB.id], prompts: { projectSlug: next.slug }, projectSlug: next.slug, concurrency: 4 });
     const [nextRow] = await handle.sql<{ id: string }[]>`insert into runs (kind, status, spec) values ('generate', 'pending', ${JSON.stringify(nextSpec)}::jsonb) returning id`;
     const nextRun = await runGeneration(handle, Number(nextRow!.id));
     expect(nextRun?.status, nextRun?.error ?? '').toBe('succeeded');

@@ -578,6 +578,21 @@ export function LaunchForm({ onLaunched }: { onLaunched: (id: number) => void })
             <Field id="servingApiKeyEnv" label="Policy API key variable (optional)" error={errorOf('servingApiKeyEnv')} hint="The name of the environment variable that holds the key.">
               <input {...text('servingApiKeyEnv')} placeholder="POLICY_API_KEY" autoComplete="off" spellCheck={false} />
             </Field>
+            <Field id="deploy" label="Deploy the new policy" error={errorOf('deploy')} hint="on: once registered, the policy is served by a job on the executor (vLLM, or transformers serve) and its endpoint registered; the deployment of the starting policy is stopped.">
+              <select {...text('deploy')}>
+                <option value="off">off</option>
+                <option value="on">on: serve it on the executor</option>
+              </select>
+            </Field>
+            <Field id="deployGpus" label="Deployment GPUs" error={errorOf('deployGpus')} hint="vLLM tensor parallelism.">
+              <input {...text('deployGpus')} type="number" inputMode="numeric" min={0} max={1024} step={1} disabled={form.deploy !== 'on'} />
+            </Field>
+            <Field id="deployPort" label="Deployment port" error={errorOf('deployPort')} hint="The port the server listens on, on its host.">
+              <input {...text('deployPort')} type="number" inputMode="numeric" min={1024} max={65535} step={1} disabled={form.deploy !== 'on'} />
+            </Field>
+            <Field id="deployHost" label="Deployment host (optional for a local executor)" error={errorOf('deployHost')} hint="Where the worker reaches the server: 127.0.0.1 for a local executor; a node or Service name elsewhere.">
+              <input {...text('deployHost')} disabled={form.deploy !== 'on'} placeholder="127.0.0.1" autoComplete="off" spellCheck={false} />
+            </Field>
           </fieldset>
         </fieldset>
 

@@ -32,6 +32,11 @@ export interface TPlanForm {
   servingBaseUrl: string;
   servingApiModel: string;
   servingApiKeyEnv: string;
+  /** Serve the new policy as a job on the executor once registered. */
+  deploy: 'off' | 'on';
+  deployGpus: string;
+  deployPort: string;
+  deployHost: string;
 }
 
 export type TScoringMode = 'host' | 'endpoint';
@@ -54,6 +59,7 @@ export function defaultPlan(): TRoundPlanInput {
     eval: { mode: 'host', gpus: 1, maxPrompts: 200, humanComparisons: 100 },
     register: { name: '', gate: { minWinRateLow: 0.5 } },
     distributed: { strategy: 'auto', nodes: 1 },
+    deploy: { enabled: false, gpus: 1, port: 8000, healthTimeoutSeconds: 1800, stopSuperseded: true },
   };
 }
 
@@ -74,6 +80,7 @@ export function formFromPlan(planValue: unknown): TPlanForm {
   const serving = objectAt(register.serving);
   const gate = objectAt(register.gate);
   const distributed = objectAt(plan.distributed);
+  const deploy = objectAt(plan.deploy);
   const strategy = distributedStrategies.find((s) => s === distributed.strategy) ?? 'auto';
   return {
     baseModel: textOf(plan.baseModel),
@@ -100,6 +107,10 @@ export function formFromPlan(planValue: unknown): TPlanForm {
     servingBaseUrl: textOf(serving.baseUrl),
     servingApiModel: textOf(serving.apiModel),
     servingApiKeyEnv: textOf(serving.apiKeyEnv),
+    deploy: deploy.enabled === true ? 'on' : 'off',
+    deployGpus: textOf(deploy.gpus, '1'),
+    deployPort: textOf(deploy.port, '8000'),
+    deployHost: textOf(deploy.host),
   };
 }
 
@@ -187,6 +198,7 @@ export function planFromForm(form: TPlanForm, base: unknown): { plan: TRoundPlan
       gate: compact({ ...gate, minWinRateLow: decimal('gateMinWinRateLow'), overrideReason: form.gateOverrideReason.trim() || undefined }),
     }),
     distributed: { ...objectAt(b.distributed), strategy: form.strategy, nodes: integer('nodes') },
+    deploy: compact({ ...objectAt(b.deploy), enabled: form.deploy === 'on', gpus: integer('deployGpus'), port: integer('deployPort'), host: form.deployHost.trim() || undefined }),
   } as TRoundPlanInput;
   return { plan, errors };
 }
@@ -223,6 +235,10 @@ const fieldPaths: Record<string, TFormField> = {
   'register.gate.overrideReason': 'gateOverrideReason',
   'distributed.strategy': 'strategy',
   'distributed.nodes': 'nodes',
+  'deploy.enabled': 'deploy',
+  'deploy.gpus': 'deployGpus',
+  'deploy.port': 'deployPort',
+  'deploy.host': 'deployHost',
 };
 
 /**
