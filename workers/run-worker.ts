@@ -12,7 +12,7 @@ import { roundAdvanceJob } from './jobs/round-advance';
 import { roundStageJob } from './jobs/round-stage';
 import { runPollJob } from './jobs/run-poll';
 import { runSubmitJob } from './jobs/run-submit';
-import type { TRoundExecutor } from '@/server/rounds/executor';
+import type { TExecutor } from '@/server/executors/types';
 import { resumeRounds } from '@/server/rounds/rounds';
 
 interface TJobDefinition<P extends z.ZodType> {
@@ -29,7 +29,7 @@ export interface TWorkerDeps {
   /** Seconds between polls of a running training run (default 15). */
   pollSeconds?: number;
   /** Replaces the executors table lookup (tests). */
-  executorFor?: (executorId: number) => Promise<TRoundExecutor>;
+  executorFor?: (executorId: number) => Promise<TExecutor>;
 }
 
 const definitions: TJobDefinition<z.ZodType>[] = [exportProjectJob, countTokensJob, buildDatasetJob, runSubmitJob, runPollJob, roundAdvanceJob, roundStageJob, rejectionSamplingJob, generateJob] as TJobDefinition<z.ZodType>[];

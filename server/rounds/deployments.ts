@@ -2,7 +2,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { TDb } from '@/db/client';
 import { models, runs } from '@/db/schema';
 import type { TRunRow } from '../runs/rows';
-import type { TRoundExecutor } from './executor';
+import type { TExecutor } from '../executors/types';
 import { storedPlan } from './stage-specs';
 
 /**
@@ -41,7 +41,7 @@ export type TDeployVerdict = { status: 'running' } | { status: 'succeeded'; depl
  * deployment of the policy the round started from is stopped); not yet → wait, up to the plan's
  * timeout, then the job is stopped and the stage fails.
  */
-export async function checkDeployment(db: TDb, executor: TRoundExecutor, run: TRunRow, context: { executorKind: string | null; startedAt: Date | null; now: Date }): Promise<TDeployVerdict> {
+export async function checkDeployment(db: TDb, executor: TExecutor, run: TRunRow, context: { executorKind: string | null; startedAt: Date | null; now: Date }): Promise<TDeployVerdict> {
   const round = await db.query.rounds.findFirst({ where: (r, { eq: equals }) => equals(r.id, run.roundId!) });
   if (!round) return { status: 'failed', error: 'the round is gone' };
   const plan = storedPlan(round);
@@ -69,7 +69,7 @@ export async function checkDeployment(db: TDb, executor: TRoundExecutor, run: TR
  * Stops the deployments Pairwise made of a model (on the same executor: another executor's jobs
  * are reached through their own rounds) and takes the model out of serving: it no longer answers.
  */
-async function stopDeploymentsOf(db: TDb, executor: TRoundExecutor, modelId: number, by: TRunRow): Promise<number[]> {
+async function stopDeploymentsOf(db: TDb, executor: TExecutor, modelId: number, by: TRunRow): Promise<number[]> {
   const live = await db
     .select()
     .from(runs)

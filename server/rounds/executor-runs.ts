@@ -4,12 +4,12 @@ import type { TDb, TDbHandle } from '@/db/client';
 import { executors, models, runs } from '@/db/schema';
 import { checkDeployment } from './deployments';
 import { enqueueAdvance, enqueuePoll } from './enqueue';
-import type { TRoundExecutor } from './executor';
-import { finishHostRejectionSampling, readHeldOutAccuracy, readHostProgress, summarizeHostEval } from './host-results';
+import type { TExecutor } from '../executors/types';
+import { finishHostGeneration, finishHostRejectionSampling, readHeldOutAccuracy, readHostProgress, summarizeHostEval } from './host-results';
 import { parseTrainerState, runGpuSeconds, type TTrainingMetrics } from './metrics';
 import { runInputWriters } from './run-inputs';
 import { materializeRunInputs, runKeys } from './specs';
-import { isExecutorRun, specForRun, stageRuns, storedPlan, type TStageSpec } from './stage-specs';
+import { isExecutorRun, resolveOpponents, specForRun, stageRuns, storedPlan, type TStageSpec } from './stage-specs';
 import type { TArtifactStore } from '../artifacts/store';
 import { jobs } from '../jobs/queue';
 import { inTx } from '../jobs/transaction';
@@ -28,7 +28,7 @@ export async function submitRun(
   handle: TDbHandle,
   boss: PgBoss,
   store: TArtifactStore,
-  executor: TRoundExecutor,
+  executor: TExecutor,
   runId: number,
   options: { pollSeconds?: number; env?: Record<string, string> } = {},
 ): Promise<{ status: string; externalId?: string }> {
@@ -111,7 +111,7 @@ export async function pollRun(
   handle: TDbHandle,
   boss: PgBoss,
   store: TArtifactStore,
-  executor: TRoundExecutor | null,
+  executor: TExecutor | null,
   runId: number,
   options: { pollSeconds?: number } = {},
 ): Promise<{ status: string }> {
@@ -148,7 +148,7 @@ export async function pollRun(
   }
   const trainerState = (await readJson(store, runKeys(run.id).trainerState)) ?? (await latestCheckpointState(store, run.id));
   const training: TTrainingMetrics | null = trainerState ? parseTrainerState(trainerState) : null;
-  const hostProgress = run.kind === 'rejection-sampling' || run.kind === 'eval' ? await readHostProgress(store, run.id) : null;
+  const hostProgress = run.kind === 'rejection-sampling' || run.kind === 'eval' || run.kind === 'generate' ? await readHostProgress(store, run.id) : null;
 
   const now = new Date();
   const startedAt = run.startedAt ?? (state.state === 'pending' ? null : (toDate(state.startedAt) ?? now));
@@ -167,7 +167,7 @@ export async function pollRun(
   }
   let status: TRunRow['status'] = state.state === 'pending' ? 'submitted' : state.state;
   let error = state.state === 'failed' ? (state.message ?? 'the executor reported a failure') : state.state === 'cancelled' ? (state.message ?? 'cancelled') : null;
-  if (state.state === 'succeeded' && (run.kind === 'rejection-sampling' || run.kind === 'eval')) {
+  if (state.state === 'succeeded' && (run.kind === 'rejection-sampling' || run.kind === 'eval' || run.kind === 'generate')) {
     // The host job is done; its output becomes the stage's result here, in the worker.
     try {
       if (run.kind === 'rejection-sampling') {
@@ -175,7 +175,8 @@ export async function pollRun(
         await inTx(handle, async (_db, tx) => enqueueAdvance(boss, tx, run.roundId));
         return { status: 'succeeded' };
       }
-      Object.assign(metrics, { eval: await summarizeHostEval(handle, store, run, await evalContext(handle.db, run)) });
+      if (run.kind === 'eval') Object.assign(metrics, { eval: await summarizeHostEval(handle, store, run, await evalContext(handle.db, run)) });
+      else Object.assign(metrics, { generation: await finishHostGeneration(handle, store, run, await generationContext(handle.db, run)) });
     } catch (failure) {
       status = 'failed';
       error = `the ${run.kind} job finished but its output could not be used: ${failure instanceof Error ? failure.message : String(failure)}`;
@@ -219,6 +220,22 @@ export async function pollRun(
     else await enqueuePoll(boss, tx, run.id, pollSeconds);
   });
   return { status };
+}
+
+/** The next round's generation: the target project, the models in the order the host job answered, the pairing. */
+async function generationContext(db: TDb, run: TRunRow) {
+  const round = await requireRound(db, run.roundId!);
+  const plan = storedPlan(round);
+  const registered = (await stageRuns(db, round.id)).register;
+  if (!registered?.outputModelId) throw new Error('the register stage left no model');
+  const [policy] = round.policyModelId ? await db.select().from(models).where(eq(models.id, round.policyModelId)) : [];
+  const opponents = await resolveOpponents(db, plan, policy ?? null);
+  return {
+    project: plan.nextRound.project!,
+    models: [{ id: registered.outputModelId, name: plan.register.name }, ...opponents.map((o) => ({ id: o.id, name: o.name }))],
+    pairing: plan.nextRound.pairing,
+    sampling: plan.nextRound.sampling ?? {},
+  };
 }
 
 async function executorKindOf(db: TDb, run: TRunRow): Promise<string | null> {

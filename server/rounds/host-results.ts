@@ -1,9 +1,12 @@
 import { eq } from 'drizzle-orm';
 import type { TDbHandle } from '@/db/client';
-import { models, runs, type TMessage } from '@/db/schema';
+import { models, runs, type TMessage, type TSampling } from '@/db/schema';
 import type { TArtifactStore } from '../artifacts/store';
 import { readLines } from '../imports/read-lines';
+import type { TChatSample } from '../sampling/chat-client';
+import { planPairs, promptRng, writePrompt, type TTarget } from '../sampling/generation';
 import { lineageOf } from '../sampling/rejection-sampling';
+import { finishedPromptIds } from '../sampling/run-common';
 import { ZRejectionSamplingSpec } from '../sampling/schemas';
 import { finishWithSftVersion, type TRejectionItem } from '../sampling/sft-version';
 import type { TRunRow } from '../runs/rows';
@@ -158,4 +161,49 @@ export async function readHeldOutAccuracy(store: TArtifactStore, runId: number):
     tally.set(row.strength ?? 'unrated', level);
   }
   return { pairs, accuracy: pairs ? right / pairs : null, byStrength: Object.fromEntries([...tally].map(([k, v]) => [k, { pairs: v.pairs, accuracy: v.right / v.pairs }])) };
+}
+
+/**
+ * A host generation job's output becomes the next round's comparisons: per prompt, the pairs of
+ * models drawn as the worker's generation draws them (seeded by run and prompt), each pair a
+ * comparison of two different models in the target project, written by the same code
+ * (`writePrompt`). Prompts already written (a retried finish) are skipped.
+ */
+export async function finishHostGeneration(
+  handle: TDbHandle,
+  store: TArtifactStore,
+  run: TRunRow,
+  context: { project: string; models: { id: number; name: string }[]; pairing: 'random-pair' | 'all-pairs'; sampling: TSampling },
+): Promise<{ prompts: number; comparisons: number; existingComparisons: number }> {
+  const [project] = await handle.sql<{ id: string; slug: string; judgments_required: number }[]>`select id, slug, judgments_required from projects where slug = ${context.project}`;
+  if (!project) throw new Error(`no project ${context.project} for the next round's comparisons`);
+  const target: TTarget = { id: Number(project.id), slug: project.slug, judgmentsRequired: project.judgments_required };
+  const done = await finishedPromptIds(handle, run.id);
+  const index = new Map(context.models.map((m, i) => [m.name, i]));
+  const byPrompt = new Map<number, Map<number, TChatSample>>();
+  for await (const line of readHostSamples(store, run.id)) {
+    const i = index.get(line.model);
+    const sample = line.samples[0];
+    if (i === undefined || !sample || done.has(line.prompt_id)) continue;
+    const answers = byPrompt.get(line.prompt_id) ?? new Map<number, TChatSample>();
+    answers.set(i, { message: sample.message, finishReason: sample.finish_reason });
+    byPrompt.set(line.prompt_id, answers);
+  }
+  let comparisons = 0;
+  let existing = 0;
+  const ids = [...byPrompt.keys()];
+  for (let start = 0; start < ids.length; start += 200) {
+    const rows = await handle.sql<{ id: string; project_id: string; messages: TMessage[]; metadata: Record<string, unknown> }[]>`
+      select id, project_id, messages, metadata from prompts where id = any(${ids.slice(start, start + 200)}::bigint[])`;
+    for (const row of rows) {
+      const prompt = { id: Number(row.id), projectId: Number(row.project_id), messages: row.messages, metadata: row.metadata };
+      const answers = byPrompt.get(prompt.id)!;
+      if (answers.size < context.models.length) continue; // a model's answer is missing: nothing fair to pair
+      const pairs = planPairs(context.models.length, context.pairing, promptRng(run.id, prompt.id));
+      const item = await writePrompt(handle, { run, target, prompt, models: context.models, sampling: context.models.map(() => context.sampling), pairs, answers });
+      comparisons += item.comparisons.length;
+      existing += item.existing;
+    }
+  }
+  return { prompts: byPrompt.size, comparisons, existingComparisons: existing };
 }

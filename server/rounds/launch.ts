@@ -1,10 +1,10 @@
 import { eq } from 'drizzle-orm';
 import type PgBoss from 'pg-boss';
 import type { TDb, TDbHandle } from '@/db/client';
-import { datasetVersions, executors, models, rounds, runs } from '@/db/schema';
+import { datasetVersions, executors, models, projects, rounds, runs } from '@/db/schema';
 import { enqueueStart } from './enqueue';
 import { ZRoundPlan, planStages, runsOnExecutor, stageGpus, type TRoundPlan, type TRoundPlanInput, type TStageKind } from './plan';
-import { buildStageSpec, stageContext, storedPlan, type TStageContext, type TStageSpec } from './stage-specs';
+import { buildStageSpec, resolveOpponents, stageContext, storedPlan, type TStageContext, type TStageSpec } from './stage-specs';
 import type { TArtifactStore } from '../artifacts/store';
 import { AppError } from '../errors';
 import { inTx } from '../jobs/transaction';
@@ -35,7 +35,13 @@ export async function loadLaunchContext(db: TDb, input: TLaunchRound) {
   const [named] = await db.select({ id: models.id }).from(models).where(eq(models.name, plan.register.name));
   if (named) throw new AppError('CONFLICT', `a model named ${plan.register.name} already exists`, { field: 'plan.register.name' });
   checkPlanAgainst(plan, policy, executor);
-  return { plan, policy, version, executor };
+  if (plan.nextRound.enabled) {
+    for (const [field, slug] of [['plan.nextRound.project', plan.nextRound.project], ['plan.nextRound.promptsProject', plan.nextRound.promptsProject]] as const) {
+      if (slug && !(await db.select({ id: projects.id }).from(projects).where(eq(projects.slug, slug)))[0]) throw new AppError('BAD_REQUEST', `${field}: no project ${slug}`, { field });
+    }
+  }
+  const opponents = await resolveOpponents(db, plan, policy);
+  return { plan, policy, version, executor, opponents };
 }
 
 /**
@@ -79,8 +85,8 @@ export interface TRoundPreview {
 
 /** The exact configs and commands a round would run, before launch (paths use `runs/preview-<stage>/`). */
 export async function previewRound(db: TDb, store: Pick<TArtifactStore, 'uri'>, input: TLaunchRound): Promise<TRoundPreview> {
-  const { plan, policy } = await loadLaunchContext(db, input);
-  const context: TStageContext = { round: { id: 0, datasetVersionId: input.datasetVersionId, policyModelId: input.policyModelId }, plan, policy, previous: {} };
+  const { plan, policy, opponents } = await loadLaunchContext(db, input);
+  const context: TStageContext = { round: { id: 0, datasetVersionId: input.datasetVersionId, policyModelId: input.policyModelId }, plan, policy, previous: {}, opponents };
   return { plan, stages: planStages(plan).map((kind, index) => ({ index, kind, spec: buildStageSpec(store, context, kind, `preview-${index}`) })) };
 }
 

@@ -3,8 +3,8 @@ import { ZSampling } from '../models/schemas';
 import { distributedStrategies } from './distributed';
 import { trainingDefaults } from './trainer-defaults';
 
-/** The stages of a round, in the order they run. Merge and deploy are optional; the others always run. */
-export const stageKinds = ['reward', 'rejection-sampling', 'sft', 'dpo', 'merge', 'eval', 'register', 'deploy'] as const;
+/** The stages of a round, in the order they run. Merge, deploy and generate are optional; the others always run. */
+export const stageKinds = ['reward', 'rejection-sampling', 'sft', 'dpo', 'merge', 'eval', 'register', 'deploy', 'generate'] as const;
 export type TStageKind = (typeof stageKinds)[number];
 
 const ZConfigOverrides = z.record(z.string(), z.unknown()).default({});
@@ -131,6 +131,28 @@ export const ZRoundPlan = z.object({
     })
     .default({ enabled: false, gpus: 1, port: 8000, healthTimeoutSeconds: 1800, stopSuperseded: true }),
   /**
+   * The next round's comparisons, made on the GPU host from the checkpoints: the new policy and
+   * its opponents (by default the policy the round started from; or registered models by name)
+   * answer the prompts of a project, and the answers, paired across models, become comparisons in
+   * the target project, as `npm run cli -- generate` makes them from served models.
+   */
+  nextRound: z
+    .object({
+      enabled: z.boolean().default(false),
+      /** The project the comparisons go to. */
+      project: z.string().trim().min(1).optional(),
+      /** The project whose prompts are answered (default: the target project's own prompts). */
+      promptsProject: z.string().trim().min(1).optional(),
+      /** Opponents: "previous" (the policy the round started from) or registered model names. */
+      opponents: z.array(z.string().trim().min(1)).min(1).max(16).default(['previous']),
+      pairing: z.enum(['random-pair', 'all-pairs']).default('random-pair'),
+      maxPrompts: z.number().int().min(1).max(1_000_000).default(1000),
+      sampling: ZSampling.optional(),
+      gpus: ZGpus.default(1),
+    })
+    .default({ enabled: false, opponents: ['previous'], pairing: 'random-pair', maxPrompts: 1000, gpus: 1 })
+    .refine((n) => !n.enabled || n.project, { message: 'name the project the next round’s comparisons go to', path: ['project'] }),
+  /**
    * Chat-format settings for the trainers. The pad token defaults to Llama 3's
    * <|finetune_right_pad_id|> for Llama 3 base models (TRL otherwise pads with eos, which moves
    * the reward model's score off the final <|eot_id|> that vLLM's /classify reads); null keeps TRL's default.
@@ -151,14 +173,14 @@ export type TRoundPlan = z.output<typeof ZRoundPlan>;
 
 /** The stages this plan runs, in order. */
 export function planStages(plan: TRoundPlan): TStageKind[] {
-  return stageKinds.filter((kind) => (kind !== 'merge' || plan.merge.enabled) && (kind !== 'deploy' || plan.deploy.enabled));
+  return stageKinds.filter((kind) => (kind !== 'merge' || plan.merge.enabled) && (kind !== 'deploy' || plan.deploy.enabled) && (kind !== 'generate' || plan.nextRound.enabled));
 }
 
 /** Stages that run on an executor (GPU hosts) under this plan; the others run in the worker. */
 export function runsOnExecutor(plan: TRoundPlan, kind: TStageKind): boolean {
   if (kind === 'rejection-sampling') return plan.rejectionSampling.mode === 'host';
   if (kind === 'eval') return plan.eval.mode === 'host';
-  return kind === 'reward' || kind === 'sft' || kind === 'dpo' || kind === 'merge' || kind === 'deploy';
+  return kind === 'reward' || kind === 'sft' || kind === 'dpo' || kind === 'merge' || kind === 'deploy' || kind === 'generate';
 }
 
 /** GPUs per node of the stage's executor job; worker-side stages use none. */
@@ -171,6 +193,7 @@ export function stageGpus(plan: TRoundPlan, kind: TStageKind): number {
   if (kind === 'rejection-sampling') return plan.rejectionSampling.gpus;
   if (kind === 'eval') return plan.eval.gpus;
   if (kind === 'deploy') return plan.deploy.gpus;
+  if (kind === 'generate') return plan.nextRound.gpus;
   return 0;
 }
 

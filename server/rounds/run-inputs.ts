@@ -56,11 +56,21 @@ export async function* versionPairLines(store: TArtifactStore, versionId: number
   if (chunk) yield chunk;
 }
 
+/** A project's prompts in id order, `{"id", "messages"}` a line, read through a cursor. */
+export async function* projectPromptLines(handle: TDbHandle, projectSlug: string, limit: number): AsyncGenerator<string> {
+  const [project] = await handle.sql<{ id: string }[]>`select id from projects where slug = ${projectSlug}`;
+  if (!project) throw new Error(`no project ${projectSlug} for the next round's prompts`);
+  const cursor = handle.sql<{ id: string; messages: TMessage[] }[]>`
+    select id, messages from prompts where project_id = ${project.id} order by id limit ${limit}`.cursor(500);
+  for await (const rows of cursor) yield rows.map((r) => JSON.stringify({ id: Number(r.id), messages: r.messages }) + '\n').join('');
+}
+
 /** What a run's input files are made from: version downloads in trainer formats, and prompt lists. */
 export function runInputWriters(handle: TDbHandle, store: TArtifactStore): TInputWriters {
   return {
     version: (source) => streamVersionExport(store, source.versionId, { format: source.format, split: source.split }),
     prompts: (source) => versionPromptLines(handle, store, source.versionId, source.split, source.limit),
     pairs: (source) => versionPairLines(store, source.versionId, source.split),
+    projectPrompts: (source) => projectPromptLines(handle, source.projectSlug, source.limit),
   };
 }

@@ -10,7 +10,7 @@ import { applyOverrides, defaultGpus, managedKeys, trainingDefaults, type TTrain
 export { trainingDefaults, trainingKinds, type TTrainingKind } from './trainer-defaults';
 
 /** What runs on an executor: TRL's trainers, mergekit, and the host batch jobs (sampling, evaluation). */
-export type TExecutorStageKind = TTrainingKind | 'rejection-sampling' | 'eval' | 'deploy';
+export type TExecutorStageKind = TTrainingKind | 'rejection-sampling' | 'eval' | 'deploy' | 'generate';
 
 /** What a run's input file is made from at submit time. */
 export type TInputSource =
@@ -19,7 +19,9 @@ export type TInputSource =
   /** The distinct prompts of a preference version's split, with their prompt ids (host sampling jobs). */
   | { type: 'prompts'; versionId: number; split: 'train' | 'test'; limit?: number }
   /** A preference version's held-out pairs with their strength, for the reward model's accuracy by strength. */
-  | { type: 'pairs'; versionId: number; split: 'test' };
+  | { type: 'pairs'; versionId: number; split: 'test' }
+  /** A project's prompts with their ids, in id order (the next round's generation). */
+  | { type: 'project-prompts'; projectSlug: string; limit: number };
 
 /** A file a run reads: made at submit time and placed in the run's folder. */
 export interface TRunInput {
@@ -186,14 +188,14 @@ export function trlRunSpec(store: Pick<TArtifactStore, 'uri'>, input: TTrlSpecIn
 }
 
 export interface TSampleSpecInput {
-  kind: 'rejection-sampling' | 'eval';
+  kind: 'rejection-sampling' | 'eval' | 'generate';
   runRef: number | string;
   /** The policies that answer (name → weights URI): the policy for rejection sampling; the new and the previous one for evaluation. */
   models: { name: string; uri: string }[];
-  rewardModelUri: string;
-  /** The preference version whose prompts are answered, and which split (train for sampling, test for evaluation). */
-  versionId: number;
-  split: 'train' | 'test';
+  /** Scores every answer; none for generation (people will judge). */
+  rewardModelUri: string | null;
+  /** The prompts: a preference version's split (train for sampling, test for evaluation), or a project's. */
+  prompts: { versionId: number; split: 'train' | 'test' } | { projectSlug: string };
   maxPrompts?: number;
   k: number;
   systemPrompts?: string[];
@@ -218,7 +220,7 @@ export function sampleRunSpec(store: Pick<TArtifactStore, 'uri'>, input: TSample
     system_prompts: input.systemPrompts ?? [],
     // Llama 3 samples with temperature; the answers' length bound keeps a round's time predictable.
     sampling: { temperature: 1.0, top_p: 1.0, max_tokens: 2048, ...input.sampling },
-    reward_model: weightsFor(input.rewardModelUri, folder.dir, 'reward-model', remote),
+    reward_model: input.rewardModelUri ? weightsFor(input.rewardModelUri, folder.dir, 'reward-model', remote) : null,
     output: `${folder.dir}/output/samples.jsonl`,
     progress: `${folder.dir}/output/progress.json`,
     engine: 'auto',
@@ -236,12 +238,19 @@ export function sampleRunSpec(store: Pick<TArtifactStore, 'uri'>, input: TSample
     nodes: 1,
     strategy: 'single',
     inputs: [
-      {
-        key: keys.data('prompts'),
-        uri: store.uri(keys.data('prompts')),
-        description: `the distinct prompts of dataset version ${input.versionId}, ${input.split} split${input.maxPrompts ? `, at most ${input.maxPrompts}` : ''}`,
-        source: { type: 'prompts', versionId: input.versionId, split: input.split, ...(input.maxPrompts ? { limit: input.maxPrompts } : {}) },
-      },
+      'projectSlug' in input.prompts
+        ? {
+            key: keys.data('prompts'),
+            uri: store.uri(keys.data('prompts')),
+            description: `the prompts of project ${input.prompts.projectSlug}, at most ${input.maxPrompts ?? 1000}`,
+            source: { type: 'project-prompts', projectSlug: input.prompts.projectSlug, limit: input.maxPrompts ?? 1000 },
+          }
+        : {
+            key: keys.data('prompts'),
+            uri: store.uri(keys.data('prompts')),
+            description: `the distinct prompts of dataset version ${input.prompts.versionId}, ${input.prompts.split} split${input.maxPrompts ? `, at most ${input.maxPrompts}` : ''}`,
+            source: { type: 'prompts', versionId: input.prompts.versionId, split: input.prompts.split, ...(input.maxPrompts ? { limit: input.maxPrompts } : {}) },
+          },
     ],
     files: [{ key: keys.host('sample.py'), description: 'batch sampling and scoring on the host', hostScript: 'sample.py' }],
     outputKey: keys.output,
@@ -346,6 +355,7 @@ export interface TInputWriters {
   version(source: Extract<TInputSource, { type: 'version' }>): AsyncIterable<string | Buffer>;
   prompts(source: Extract<TInputSource, { type: 'prompts' }>): AsyncIterable<string | Buffer>;
   pairs(source: Extract<TInputSource, { type: 'pairs' }>): AsyncIterable<string | Buffer>;
+  projectPrompts(source: Extract<TInputSource, { type: 'project-prompts' }>): AsyncIterable<string | Buffer>;
 }
 
 async function* once(text: string): AsyncGenerator<string> {
@@ -362,7 +372,8 @@ export async function materializeRunInputs(store: TArtifactStore, spec: TRunSpec
   for (const input of spec.inputs) {
     if (!input.source) continue;
     const source = input.source;
-    const body = source.type === 'version' ? writers.version(source) : source.type === 'prompts' ? writers.prompts(source) : writers.pairs(source);
+    const body =
+      source.type === 'version' ? writers.version(source) : source.type === 'prompts' ? writers.prompts(source) : source.type === 'pairs' ? writers.pairs(source) : writers.projectPrompts(source);
     written.push({ key: input.key, ...(await store.write(input.key, body)) });
   }
   for (const file of spec.files) {

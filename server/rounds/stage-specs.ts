@@ -4,6 +4,7 @@ import { models, runs } from '@/db/schema';
 import { ZRoundPlan, padTokenFor, planStages, runsOnExecutor, type TRoundPlan, type TStageKind } from './plan';
 import { mergeRunSpec, runKeys, sampleRunSpec, serveRunSpec, trlRunSpec, withConfig, type TRunSpec } from './specs';
 import type { TArtifactStore } from '../artifacts/store';
+import { AppError } from '../errors';
 import { requireRound, type TRoundRow, type TRunRow } from '../runs/rows';
 
 export function storedPlan(round: TRoundRow): TRoundPlan {
@@ -15,9 +16,36 @@ export interface TStageContext {
   round: Pick<TRoundRow, 'id' | 'datasetVersionId' | 'policyModelId'>;
   plan: TRoundPlan;
   /** The policy the round starts from. */
-  policy: { id: number; artifactUri: string | null; baseModel: string | null } | null;
+  policy: { id: number; name: string; artifactUri: string | null; baseModel: string | null } | null;
   /** The latest run of each earlier stage (absent in a preview). */
   previous: Partial<Record<TStageKind, TRunRow>>;
+  /** The next round's opponents with their weights (see resolveOpponents). */
+  opponents?: TOpponent[];
+}
+
+export interface TOpponent {
+  id: number;
+  name: string;
+  uri: string;
+}
+
+/**
+ * The models that answer the next round's prompts beside the new policy: "previous" is the
+ * policy the round started from, other names are registered models, which need weights (an
+ * artifact URI or a hub id as base model): the generation runs on the host over checkpoints.
+ */
+export async function resolveOpponents(db: TDb, plan: TRoundPlan, policy: TStageContext['policy']): Promise<TOpponent[]> {
+  if (!plan.nextRound.enabled) return [];
+  const out: TOpponent[] = [];
+  for (const [i, name] of plan.nextRound.opponents.entries()) {
+    const row = name === 'previous' ? policy : (await db.select().from(models).where(eq(models.name, name)))[0];
+    const uri = row?.artifactUri ?? row?.baseModel ?? (name === 'previous' ? plan.baseModel : null);
+    if (!row || !uri) {
+      throw new AppError('BAD_REQUEST', `plan.nextRound.opponents[${i}]: ${row ? `${name} has no weights (artifactUri or baseModel) to answer from` : `no registered model named ${name}`}`, { field: `plan.nextRound.opponents.${i}` });
+    }
+    out.push({ id: row.id, name: row.name, uri });
+  }
+  return out;
 }
 
 /** A stage's spec: a training run spec (executor stages) or the settings of a worker-side stage. */
@@ -82,7 +110,7 @@ export function buildStageSpec(store: Pick<TArtifactStore, 'uri'>, context: TSta
         return {
           runner: 'executor',
           // Train-split prompts only: the test split is evaluation's, and must never reach SFT.
-          ...sampleRunSpec(store, { kind, runRef, models: [{ name: 'policy', uri: policyWeights }], rewardModelUri: rewardUri, versionId, split: 'train', k, systemPrompts, sampling, gpus }),
+          ...sampleRunSpec(store, { kind, runRef, models: [{ name: 'policy', uri: policyWeights }], rewardModelUri: rewardUri, prompts: { versionId, split: 'train' }, k, systemPrompts, sampling, gpus }),
         };
       }
       return {
@@ -107,7 +135,7 @@ export function buildStageSpec(store: Pick<TArtifactStore, 'uri'>, context: TSta
         ];
         return {
           runner: 'executor',
-          ...sampleRunSpec(store, { kind, runRef, models, rewardModelUri: rewardUri, versionId, split: 'test', maxPrompts: plan.eval.maxPrompts, k: 1, sampling: plan.eval.sampling, gpus: plan.eval.gpus }),
+          ...sampleRunSpec(store, { kind, runRef, models, rewardModelUri: rewardUri, prompts: { versionId, split: 'test' }, maxPrompts: plan.eval.maxPrompts, k: 1, sampling: plan.eval.sampling, gpus: plan.eval.gpus }),
         };
       }
       return {
@@ -131,6 +159,14 @@ export function buildStageSpec(store: Pick<TArtifactStore, 'uri'>, context: TSta
     }
     case 'deploy':
       return { runner: 'executor', ...serveRunSpec(store, { runRef, name: plan.register.name, modelUri: candidateUri, port: plan.deploy.port, gpus: plan.deploy.gpus }) };
+    case 'generate': {
+      const { project, promptsProject, maxPrompts, sampling, gpus } = plan.nextRound;
+      const models = [{ name: plan.register.name, uri: candidateUri }, ...(context.opponents ?? []).map((o) => ({ name: o.name, uri: o.uri }))];
+      return {
+        runner: 'executor',
+        ...sampleRunSpec(store, { kind, runRef, models, rewardModelUri: null, prompts: { projectSlug: promptsProject ?? project! }, maxPrompts, k: 1, sampling, gpus }),
+      };
+    }
     case 'register':
       return {
         runner: 'worker',
@@ -158,7 +194,7 @@ export async function stageRuns(db: TDb, roundId: number): Promise<Partial<Recor
 export async function stageContext(db: TDb, round: TRoundRow): Promise<TStageContext> {
   const plan = storedPlan(round);
   const [policy] = round.policyModelId ? await db.select().from(models).where(eq(models.id, round.policyModelId)) : [];
-  return { round, plan, policy: policy ?? null, previous: await stageRuns(db, round.id) };
+  return { round, plan, policy: policy ?? null, previous: await stageRuns(db, round.id), opponents: await resolveOpponents(db, plan, policy ?? null) };
 }
 
 /** The spec a run will execute, built now from the plan and the earlier stages' outputs. */

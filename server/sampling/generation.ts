@@ -53,7 +53,7 @@ export function planPairs(models: number, pairing: TGenerationSpec['pairing'], r
   return pairs.map(([a, b]) => (rng.int(2) === 0 ? [a, b] : [b, a]));
 }
 
-interface TTarget {
+export interface TTarget {
   id: number;
   slug: string;
   judgmentsRequired: number;
@@ -69,9 +69,9 @@ function comparisonHash(prompt: TMessage[], responses: { messages: TMessage[]; m
  * added), the responses (model and sampling recorded), a comparison per pair, and the run item.
  * A comparison whose content exists already is not made again, and its responses are not stored.
  */
-async function writePrompt(
+export async function writePrompt(
   handle: TDbHandle,
-  input: { run: TRunRow; target: TTarget; prompt: TSourcePrompt; models: TModelRow[]; sampling: TSampling[]; pairs: [number, number][]; answers: Map<number, TChatSample> },
+  input: { run: Pick<TRunRow, 'id' | 'roundId'>; target: TTarget; prompt: TSourcePrompt; models: Pick<TModelRow, 'id' | 'name'>[]; sampling: TSampling[]; pairs: [number, number][]; answers: Map<number, TChatSample> },
 ): Promise<TGenerationItem> {
   const { run, target, prompt } = input;
   const messagesJson = canonicalMessagesJson(prompt.messages);

@@ -69,7 +69,8 @@ export interface TServedModels {
 export async function startTransformersServe(bin: string, env: Record<string, string>): Promise<TServedModels> {
   const port = await freePort();
   let output = '';
-  const child: ChildProcess = spawn(path.join(bin, 'transformers'), ['serve', '--host', '127.0.0.1', '--port', String(port), '--device', 'cpu', '--log-level', 'warning'], {
+  // A fixed seed: the same prompts get the same answers, so a test's data does not change from run to run.
+  const child: ChildProcess = spawn(path.join(bin, 'transformers'), ['serve', '--host', '127.0.0.1', '--port', String(port), '--device', 'cpu', '--log-level', 'warning', '--default-seed', '0'], {
     env: env as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

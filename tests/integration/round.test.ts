@@ -9,9 +9,9 @@ import { localArtifactStore } from '@/server/artifacts/store';
 import { buildDatasetVersion } from '@/server/datasets/build-version';
 import type { TRoundPlanInput } from '@/server/rounds/plan';
 import { runKeys } from '@/server/rounds/specs';
-import { executorFor } from '@/workers/executors';
 import { startWorker, type TRunningWorker } from '@/workers/run-worker';
 import { setupTestDatabase } from '../helpers/db';
+import { stopDeployments, until } from '../helpers/rounds';
 import { callerFor, comparisonLines, importLines, makeProject, makeUser, stopSharedQueue } from '../helpers/factories';
 import { startFakeVllm, type TFakeVllm } from '../helpers/fake-vllm';
 import { freePort } from '../helpers/host-python';
@@ -72,30 +72,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // Deployments outlive their rounds by design: stop any a test left (a failed test included).
-  const deployed = await db.current.handle.db.select().from(runs).where(eq(runs.kind, 'deploy'));
-  for (const run of deployed) {
-    const [row] = run.executorId ? await db.current.handle.db.select().from(executors).where(eq(executors.id, run.executorId)) : [];
-    if (row && run.externalId) await executorFor(row, { store }).cancel(run.externalId).catch(() => {});
-  }
+  await stopDeployments(db.current.handle, store);
   for (const worker of workers) await worker.stop().catch(() => {});
   await stopSharedQueue();
   await vllm?.close();
   fs.rmSync(scratch, { recursive: true, force: true });
 });
 
-async function until<T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) {
-      const states = await db.current.handle.sql`select id, kind, status, error from runs order by id`;
-      throw new Error(`timed out waiting for ${what}; runs: ${JSON.stringify(states)}; worker log:\n${workerLog.slice(-30).join('\n')}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 150));
-  }
-}
+const wait = <T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs?: number) => until(db.current.handle, workerLog, what, check, timeoutMs);
 
 async function start(): Promise<TRunningWorker> {
   const worker = await startWorker(db.current.url, { db: db.current.handle, store, pollSeconds: 0.3 }, (line) => workerLog.push(line));
@@ -169,7 +153,7 @@ describe('a training round', () => {
     expect(round.status).toBe('running');
 
     // Kill the worker in the middle of SFT; a new one takes the round to the end.
-    const sftRun = await until('the SFT run to be on the executor', async () => {
+    const sftRun = await wait('the SFT run to be on the executor', async () => {
       const [run] = await handle.db.select().from(runs).where(eq(runs.roundId, round.id)).then((rows) => rows.filter((r) => r.kind === 'sft' && (r.status === 'submitted' || r.status === 'running')));
       return run;
     });
@@ -178,7 +162,7 @@ describe('a training round', () => {
     expect(['submitted', 'running', 'succeeded']).toContain(whileStopped!.status);
     worker = await start();
 
-    const finished = await until(
+    const finished = await wait(
       'the round to finish',
       async () => {
         const [row] = await handle.db.select().from(rounds).where(eq(rounds.id, round.id));
@@ -268,7 +252,7 @@ describe('a training round', () => {
     await start();
     const round = await caller.rounds.launch({ name: 'round f', policyModelId: policy.id, datasetVersionId: version.id, executorId: executor.id, projectId: evalProject.id, plan });
 
-    const failed = await until('the round to fail', async () => {
+    const failed = await wait('the round to fail', async () => {
       const [row] = await handle.db.select().from(rounds).where(eq(rounds.id, round.id));
       return row?.status === 'failed' ? row : null;
     });
@@ -283,7 +267,7 @@ describe('a training round', () => {
     await handle.db.update(executors).set({ config }).where(eq(executors.id, executor.id));
     const retried = await caller.rounds.retry({ round: round.id });
     expect(retried.status).toBe('running');
-    await until('the retried reward run to succeed', async () => {
+    await wait('the retried reward run to succeed', async () => {
       const [run] = await handle.db.select().from(runs).where(eq(runs.id, failedRun!.id));
       return run?.status === 'succeeded' ? run : null;
     });
@@ -295,13 +279,13 @@ describe('a training round', () => {
     expect(again!.gpuSeconds).toBeGreaterThan((again!.metrics as { priorGpuSeconds: number }).priorGpuSeconds);
 
     // Cancel once SFT is on the executor: the run is stopped there and the round ends cancelled.
-    const sft = await until('the SFT run', async () => {
+    const sft = await wait('the SFT run', async () => {
       const rows = await handle.db.select().from(runs).where(eq(runs.roundId, round.id));
       return rows.find((r) => r.kind === 'sft' && (r.status === 'submitted' || r.status === 'running'));
     });
     const cancelled = await caller.rounds.cancel({ round: round.id });
     expect(cancelled.status).toBe('cancelled');
-    const stopped = await until('the SFT run to be cancelled', async () => {
+    const stopped = await wait('the SFT run to be cancelled', async () => {
       const [run] = await handle.db.select().from(runs).where(eq(runs.id, sft.id));
       return run?.status === 'cancelled' ? run : null;
     });
@@ -339,7 +323,7 @@ describe('a training round', () => {
     await start();
     const round = await caller.rounds.launch(input);
     await handle.db.update(executors).set({ config: { ...(executor.config as object), gpus: [] } }).where(eq(executors.id, executor.id));
-    const failed = await until('the round to fail on the refused submit', async () => {
+    const failed = await wait('the round to fail on the refused submit', async () => {
       const [row] = await handle.db.select().from(rounds).where(eq(rounds.id, round.id));
       return row?.status === 'failed' ? row : null;
     });
@@ -355,7 +339,7 @@ describe('a training round', () => {
     const strict = { ...plan, register: { ...plan.register, gate: { minWinRateLow: 1 } } };
     await start();
     const round = await caller.rounds.launch({ name: 'gated', policyModelId: policy.id, datasetVersionId: version.id, executorId: executor.id, projectId: evalProject.id, plan: strict });
-    const failed = await until(
+    const failed = await wait(
       'the round to stop at the gate',
       async () => {
         const [row] = await handle.db.select().from(rounds).where(eq(rounds.id, round.id));
@@ -369,7 +353,7 @@ describe('a training round', () => {
 
     await expect(caller.rounds.retry({ round: round.id, gateOverrideReason: '   ' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     await caller.rounds.retry({ round: round.id, gateOverrideReason: 'shipping for the human evaluation anyway' });
-    const done = await until('the overridden registration', async () => {
+    const done = await wait('the overridden registration', async () => {
       const [row] = await handle.db.select().from(rounds).where(eq(rounds.id, round.id));
       return row?.status === 'succeeded' ? row : null;
     });
@@ -386,7 +370,7 @@ describe('a training round', () => {
     await start();
     const ports = [await freePort(), await freePort()];
     const waitRound = (id: number) =>
-      until(
+      wait(
         `round ${id} to end`,
         async () => {
           const [row] = await handle.db.select().from(rounds).where(eq(rounds.id, id));
@@ -417,7 +401,7 @@ describe('a training round', () => {
     expect((await handle.db.select().from(runs).where(eq(runs.id, firstDeploy.id)))[0]!.metrics).toMatchObject({ stoppedBy: deployRun.id });
     const [v1After] = await handle.db.select().from(models).where(eq(models.id, v1!.id));
     expect(v1After).toMatchObject({ serving: 'none', enabled: false });
-    await until('the superseded server to stop', async () => !(await answers(ports[0]!)), 20_000);
+    await wait('the superseded server to stop', async () => !(await answers(ports[0]!)), 20_000);
     expect(await answers(ports[1]!)).toBe(true);
   }, 200_000);
 });

@@ -23,9 +23,9 @@ import type { TRoundPlanInput } from '@/server/rounds/plan';
 import { runKeys } from '@/server/rounds/specs';
 import { runGeneration } from '@/server/sampling/generation';
 import { ZGenerationSpec } from '@/server/sampling/schemas';
-import { executorFor } from '@/workers/executors';
 import { startWorker, type TRunningWorker } from '@/workers/run-worker';
 import { setupTestDatabase } from '../helpers/db';
+import { stopDeployments, until } from '../helpers/rounds';
 import { callerFor, makeProject, makeUser, stopSharedQueue } from '../helpers/factories';
 import { freePort, hostEnv, hostVenv, runPython, startTransformersServe, type TServedModels } from '../helpers/host-python';
 
@@ -54,33 +54,33 @@ function rng(seed: number) {
 const random = rng(7);
 const phrase = (n: number) => Array.from({ length: n }, () => words[Math.floor(random() * words.length)]).join(' ');
 
-/** Policy A: random weights. Policy B: A taught by a real SFT run to put the marker in its answers. */
+/**
+ * Two policies that differ in how often they say the marker: both are a random tiny Llama taught
+ * by a real SFT run on answers of which 30% (A) or 70% (B) carry it. Both say it sometimes, so
+ * in the decisive pairs either side can be the better one: the reward model has to learn the
+ * word, not which model wrote the answer.
+ */
 async function buildPolicies(): Promise<{ a: string; b: string }> {
-  const a = path.join(scratch, 'models', 'tiny-llama-3.1-a');
-  await runPython(venv!.python, ['tests/fixtures/make_tiny_llama.py', a, '--seed', '0'], env);
-  const data = path.join(scratch, 'policy-b-data');
-  fs.mkdirSync(data, { recursive: true });
-  const lines = Array.from({ length: 96 }, (_, i) => JSON.stringify({ prompt: [{ role: 'user', content: `question ${i}: ${phrase(5)}` }], completion: [{ role: 'assistant', content: `${MARKER} ${phrase(3)} ${MARKER}` }] }));
-  fs.writeFileSync(path.join(data, 'train.jsonl'), lines.join('\n') + '\n');
-  const b = path.join(scratch, 'models', 'tiny-llama-3.1-b');
-  const config = { model_name_or_path: a, dataset_name: data, output_dir: b, learning_rate: 5e-3, num_train_epochs: 4, per_device_train_batch_size: 16, max_length: 128, bf16: false, use_cpu: true, report_to: 'none', save_strategy: 'no', logging_steps: 5 };
-  fs.writeFileSync(path.join(scratch, 'policy-b.json'), JSON.stringify(config));
-  await runPython(venv!.python, ['workers/host/train.py', 'sft', '--config', path.join(scratch, 'policy-b.json')], env);
-  return { a, b };
+  const base = path.join(scratch, 'models', 'tiny-llama-3.1-base');
+  await runPython(venv!.python, ['tests/fixtures/make_tiny_llama.py', base, '--seed', '0'], env);
+  const teach = async (name: string, share: number) => {
+    const data = path.join(scratch, `${name}-data`);
+    fs.mkdirSync(data, { recursive: true });
+    const lines = Array.from({ length: 96 }, (_, i) => {
+      const answer = random() < share ? `${MARKER} ${phrase(3)} ${MARKER}` : phrase(5);
+      return JSON.stringify({ prompt: [{ role: 'user', content: `question ${i}: ${phrase(5)}` }], completion: [{ role: 'assistant', content: answer }] });
+    });
+    fs.writeFileSync(path.join(data, 'train.jsonl'), lines.join('\n') + '\n');
+    const output = path.join(scratch, 'models', `tiny-llama-3.1-${name}`);
+    const config = { model_name_or_path: base, dataset_name: data, output_dir: output, learning_rate: 5e-3, num_train_epochs: 4, per_device_train_batch_size: 16, max_length: 128, bf16: false, use_cpu: true, report_to: 'none', save_strategy: 'no', logging_steps: 5 };
+    fs.writeFileSync(path.join(scratch, `${name}.json`), JSON.stringify(config));
+    await runPython(venv!.python, ['workers/host/train.py', 'sft', '--config', path.join(scratch, `${name}.json`)], env);
+    return output;
+  };
+  return { a: await teach('a', 0.3), b: await teach('b', 0.7) };
 }
 
-async function until<T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) {
-      const states = await db.current.handle.sql`select id, kind, status, attempt, error from runs order by id`;
-      throw new Error(`timed out waiting for ${what}; runs: ${JSON.stringify(states)}; worker log:\n${workerLog.slice(-30).join('\n')}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const wait = <T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs?: number) => until(db.current.handle, workerLog, what, check, timeoutMs);
 
 /** CPU-sized overrides: the tiny model learns in seconds; the Llama 3 values (lr 1e-5) would need hours. */
 const cpu = { bf16: false, use_cpu: true, dtype: 'float32', gradient_checkpointing: false, gradient_accumulation_steps: 1, per_device_train_batch_size: 8, per_device_eval_batch_size: 8, max_length: 256, logging_steps: 2, save_steps: 4 };
@@ -88,14 +88,7 @@ const cpu = { bf16: false, use_cpu: true, dtype: 'float32', gradient_checkpointi
 let deployPort = 0;
 
 afterAll(async () => {
-  // The deployment outlives its round by design: stop it (also when the test failed).
-  if (venv) {
-    const deployed = await db.current.handle.db.select().from(runs).where(eq(runs.kind, 'deploy'));
-    for (const run of deployed) {
-      const [row] = run.executorId ? await db.current.handle.db.select().from(executors).where(eq(executors.id, run.executorId)) : [];
-      if (row && run.externalId) await executorFor(row, { store }).cancel(run.externalId).catch(() => {});
-    }
-  }
+  if (venv) await stopDeployments(db.current.handle, store);
   for (const worker of workers) await worker.stop().catch(() => {});
   await stopSharedQueue();
   await served?.close();
@@ -113,7 +106,7 @@ describe.skipIf(!venv)('a real training round on CPU', () => {
     const timings: string[] = [];
     const t0 = Date.now();
     const { a, b } = await buildPolicies();
-    timings.push(`policies built (A random, B = A after a real SFT run): ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    timings.push(`policies built (A and B: real SFT runs on 30% and 70% marker answers): ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
     // Two registered policies, served by transformers serve; their answers become comparisons.
     const admin = await makeUser(handle, 'admin');
@@ -158,25 +151,31 @@ describe.skipIf(!venv)('a real training round on CPU', () => {
     expect(decisive).toBeGreaterThan(40);
     timings.push(`${labelled} judgments by ${annotators.length} simulated annotators, ${decisive} decisive`);
 
-    const requested = await adminCaller.datasets.build({ name: 'round 1 data', spec: { projects: [project.slug], testFraction: 0.25 } });
+    const requested = await adminCaller.datasets.build({ name: 'round 1 data', spec: { projects: [project.slug], testFraction: 0.35 } });
     const version = await buildDatasetVersion(handle, store, requested.id);
     expect(version?.status).toBe('succeeded');
 
     // The round, through the local executor running the real trainers from the venv.
     const [executor] = await handle.db.insert(executors).values({ name: 'cpu-host', kind: 'local', config: { gpus: [], env, stateDir: path.join(scratch, 'executor-state'), killGraceSeconds: 2 } }).returning();
     const evalProject = await makeProject(handle);
+    // The next round's project, with new prompts: the round's last stage fills it with comparisons.
+    const nextRound = await makeProject(handle);
+    const nextPrompts: TMessage[][] = Array.from({ length: 12 }, (_, i) => [{ role: 'user', content: `next question ${i}: ${phrase(6)}` }]);
+    await addPrompts(nextRound.id, nextPrompts);
     const plan: TRoundPlanInput = {
       baseModel: a,
-      reward: { gpus: 0, config: { ...cpu, learning_rate: 3e-3, num_train_epochs: 6 } },
+      reward: { gpus: 0, config: { ...cpu, learning_rate: 3e-3, num_train_epochs: 10 } },
       rejectionSampling: { mode: 'host', k: 4, gpus: 0, sampling: { temperature: 1, max_tokens: 24 } },
       // Slow enough (several seconds) to be cancelled after its first checkpoint.
       sft: { gpus: 0, config: { ...cpu, per_device_train_batch_size: 1, learning_rate: 1e-3, num_train_epochs: 2 } },
       // Enough DPO for the tiny policy to take up the rule every run (the gate needs a clear win).
-      dpo: { gpus: 0, config: { ...cpu, learning_rate: 5e-3, num_train_epochs: 6 } },
+      dpo: { gpus: 0, config: { ...cpu, learning_rate: 5e-3, num_train_epochs: 8 } },
       eval: { mode: 'host', gpus: 0, maxPrompts: 60, sampling: { temperature: 1, max_tokens: 24 }, humanProject: evalProject.slug, humanComparisons: 5 },
       register: { name: 'tiny-round-1' },
       // The new policy is served by a job on the executor (transformers serve here, vLLM on GPU hosts).
       deploy: { enabled: true, gpus: 0, port: deployPort, healthTimeoutSeconds: 180 },
+      // The next round's comparisons, generated on the host: the new policy, the one it started from, and policy B.
+      nextRound: { enabled: true, project: nextRound.slug, opponents: ['previous', 'tiny-b'], pairing: 'all-pairs', maxPrompts: 12, gpus: 0, sampling: { temperature: 1, max_tokens: 24 } },
     };
     const input = { name: 'real round 1', policyModelId: policyA.id, datasetVersionId: version!.id, executorId: executor!.id, projectId: evalProject.id, plan };
     const preview = await adminCaller.rounds.preview(input);
@@ -188,6 +187,7 @@ describe.skipIf(!venv)('a real training round on CPU', () => {
       ['eval', 'executor'],
       ['register', 'worker'],
       ['deploy', 'executor'],
+      ['generate', 'executor'],
     ]);
     // The Llama 3 pad token, from the model's name, in every trainer config.
     for (const s of preview.stages.filter((x) => ['reward', 'sft', 'dpo'].includes(x.kind))) expect((s.spec as { config: Record<string, unknown> }).config.pad_token).toBe('<|finetune_right_pad_id|>');
@@ -197,7 +197,7 @@ describe.skipIf(!venv)('a real training round on CPU', () => {
     const round = await adminCaller.rounds.launch(input);
 
     // Cancel SFT once it has written a checkpoint; the retry must resume from it.
-    const sftRun = await until('SFT to write a checkpoint', async () => {
+    const sftRun = await wait('SFT to write a checkpoint', async () => {
       const [run] = (await handle.db.select().from(runs).where(eq(runs.roundId, round.id))).filter((r) => r.kind === 'sft' && r.status === 'running');
       if (!run) return null;
       const output = path.join(artifacts, runKeys(run.id).output);
@@ -205,13 +205,13 @@ describe.skipIf(!venv)('a real training round on CPU', () => {
       return checkpoints.length ? run : null;
     }, 420_000);
     await adminCaller.rounds.cancel({ round: round.id });
-    await until('the cancelled SFT run', async () => {
+    await wait('the cancelled SFT run', async () => {
       const [run] = await handle.db.select().from(runs).where(eq(runs.id, sftRun.id));
       return run?.status === 'cancelled' ? run : null;
     }, 60_000);
     await adminCaller.rounds.retry({ round: round.id });
 
-    const finished = await until('the round to end', async () => {
+    const finished = await wait('the round to end', async () => {
       const [row] = await handle.db.select().from(rounds).where(eq(rounds.id, round.id));
       return row && row.status !== 'running' ? row : null;
     }, 480_000);
@@ -292,7 +292,17 @@ describe.skipIf(!venv)('a real training round on CPU', () => {
     expect(deployed).toMatchObject({ serving: 'openai', enabled: true, baseUrl: `http://127.0.0.1:${deployPort}/v1`, apiModel: path.join(artifacts, runKeys(byKind.dpo!.id).output) });
     expect(byKind.deploy!.logTail ?? '').not.toMatch(/Traceback/);
 
-    // The next round: the new policy, answering from its deployment, against policy B.
+    // The next round's comparisons from the host job: every pair of the three models per prompt.
+    const generation = (byKind.generate!.metrics as { generation: { prompts: number; comparisons: number } }).generation;
+    expect(generation).toMatchObject({ prompts: 12, comparisons: 36 });
+    const hostComparisons = await handle.db.select().from(comparisons).where(eq(comparisons.projectId, nextRound.id));
+    expect(hostComparisons).toHaveLength(36);
+    expect(new Set(hostComparisons.map((c) => JSON.stringify((c.metadata as { models: string[] }).models.slice().sort())))).toEqual(
+      new Set([JSON.stringify(['tiny-a', 'tiny-round-1']), JSON.stringify(['tiny-a', 'tiny-b']), JSON.stringify(['tiny-b', 'tiny-round-1'])]),
+    );
+    expect(hostComparisons.every((c) => (c.metadata as { round?: number }).round === round.id)).toBe(true);
+
+    // And from the deployment: the new policy answers over HTTP, against policy B (live generation's path).
     const next = await makeProject(handle);
     await addPrompts(next.id, promptLines.slice(0, 12));
     const nextSpec = ZGenerationSpec.parse({ policyModelIds: [deployed!.id, policyB.id], prompts: { projectSlug: next.slug }, projectSlug: next.slug, concurrency: 4 });

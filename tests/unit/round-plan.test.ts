@@ -8,7 +8,7 @@ function context(planInput: unknown, previous: TStageContext['previous'] = {}): 
   return {
     round: { id: 1, datasetVersionId: 3, policyModelId: 2 },
     plan: ZRoundPlan.parse(planInput),
-    policy: { id: 2, artifactUri: 's3://models/llama-r0', baseModel: 'meta-llama/Llama-3.1-8B-Instruct' },
+    policy: { id: 2, name: 'llama-r0', artifactUri: 's3://models/llama-r0', baseModel: 'meta-llama/Llama-3.1-8B-Instruct' },
     previous,
   };
 }
@@ -67,5 +67,24 @@ describe('round plans', () => {
     ]);
     const endpointEval = context({ ...ctx.plan, eval: { ...ctx.plan.eval, mode: 'endpoint' } }, ctx.previous);
     expect(buildStageSpec(store, endpointEval, 'eval', 15)).toMatchObject({ settings: { candidateUri: 'file:///srv/artifacts/runs/14/output', previousModelId: 2, rewardModelId: 40, split: 'test' } });
+  });
+
+  it('the next round’s comparisons are a host job: the new policy and its opponents answer a project’s prompts, nothing scores them', () => {
+    const ctx = {
+      ...context({ baseModel: 'meta-llama/Llama-3.1-8B-Instruct', register: { name: 'llama-r1' }, nextRound: { enabled: true, project: 'chat-r2', opponents: ['previous'], maxPrompts: 500 } }, { dpo: run(13) }),
+      opponents: [{ id: 2, name: 'llama-r0', uri: 's3://models/llama-r0' }],
+    };
+    expect(planStages(ctx.plan)).toEqual(['reward', 'rejection-sampling', 'sft', 'dpo', 'eval', 'register', 'generate']);
+    const spec = buildStageSpec(store, ctx, 'generate', 17);
+    expect(spec.runner === 'executor' && spec.inputs[0]!.source).toEqual({ type: 'project-prompts', projectSlug: 'chat-r2', limit: 500 });
+    expect(spec.runner === 'executor' && spec.config).toMatchObject({
+      models: [
+        { name: 'llama-r1', path: '/srv/artifacts/runs/13/output' },
+        { name: 'llama-r0', path: '/srv/artifacts/runs/17/model-1' },
+      ],
+      reward_model: null,
+      k: 1,
+    });
+    expect(ZRoundPlan.safeParse({ baseModel: 'm', register: { name: 'x' }, nextRound: { enabled: true } }).error?.issues[0]?.path).toEqual(['nextRound', 'project']);
   });
 });

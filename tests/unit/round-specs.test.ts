@@ -124,7 +124,7 @@ describe('training run specs', () => {
   });
 
   it('host sampling jobs read the checkpoints and the version’s prompts of one split', () => {
-    const spec = sampleRunSpec(store, { kind: 'eval', runRef: 12, models: [{ name: 'candidate', uri: 'file:///srv/artifacts/runs/10/output' }, { name: 'previous', uri: 's3://b/base' }], rewardModelUri: 'file:///srv/artifacts/runs/8/output', versionId: 3, split: 'test', maxPrompts: 200, k: 1, gpus: 1 });
+    const spec = sampleRunSpec(store, { kind: 'eval', runRef: 12, models: [{ name: 'candidate', uri: 'file:///srv/artifacts/runs/10/output' }, { name: 'previous', uri: 's3://b/base' }], rewardModelUri: 'file:///srv/artifacts/runs/8/output', prompts: { versionId: 3, split: 'test' }, maxPrompts: 200, k: 1, gpus: 1 });
     expect(spec.inputs[0]!.source).toEqual({ type: 'prompts', versionId: 3, split: 'test', limit: 200 });
     expect(spec.config).toMatchObject({ models: [{ name: 'candidate', path: '/srv/artifacts/runs/10/output' }, { name: 'previous', path: '/srv/artifacts/runs/12/model-1' }], reward_model: '/srv/artifacts/runs/8/output', k: 1 });
     expect(spec.command[2]).toContain('aws s3 sync s3://b/base /srv/artifacts/runs/12/model-1');

@@ -3,7 +3,7 @@ import type PgBoss from 'pg-boss';
 import type { TDbHandle } from '@/db/client';
 import { executors } from '@/db/schema';
 import type { TArtifactStore } from '@/server/artifacts/store';
-import type { TRoundExecutor } from '@/server/rounds/executor';
+import type { TExecutor } from '@/server/executors/types';
 import { executorFor } from '../executors';
 
 /** What the round jobs need: the database, the artifact store, the queue, and how to reach executors. */
@@ -14,7 +14,7 @@ export interface TRoundJobDeps {
   /** Seconds between polls of a running run (default 15; tests use less). */
   pollSeconds?: number;
   /** Replaces the executors table lookup (tests). */
-  executorFor?: (executorId: number) => Promise<TRoundExecutor>;
+  executorFor?: (executorId: number) => Promise<TExecutor>;
 }
 
 export function requireBoss(deps: TRoundJobDeps): PgBoss {
@@ -23,7 +23,7 @@ export function requireBoss(deps: TRoundJobDeps): PgBoss {
 }
 
 /** The executor of a row of the executors table, built for this worker. */
-export async function resolveExecutor(deps: TRoundJobDeps, executorId: number | null): Promise<TRoundExecutor | null> {
+export async function resolveExecutor(deps: TRoundJobDeps, executorId: number | null): Promise<TExecutor | null> {
   if (executorId === null) return null;
   if (deps.executorFor) return deps.executorFor(executorId);
   const [row] = await deps.db.db.select().from(executors).where(eq(executors.id, executorId));
