@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { TDb } from '@/db/client';
 import { models, prompts, responses, type TMessage } from '@/db/schema';
 import { env } from '../env';
-import { ModelEndpointError, streamChatCompletion } from './openai-stream';
+import { ModelEndpointError, streamChatCompletion } from '../inference/openai-stream';
 import type { TSide } from './schemas';
 import { requireOwnTurn } from './turns';
 

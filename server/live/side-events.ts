@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { TDb } from '@/db/client';
 import { AppError, isAppError } from '../errors';
 import { generateSide } from './generate-side';
-import { ModelEndpointError } from './openai-stream';
+import { ModelEndpointError } from '../inference/openai-stream';
 import { ZSide, type TSide } from './schemas';
 import { formatSseEvent } from './sse';
 import { requireOwnTurn } from './turns';

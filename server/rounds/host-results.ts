@@ -3,7 +3,7 @@ import type { TDbHandle } from '@/db/client';
 import { models, runs, type TMessage, type TSampling } from '@/db/schema';
 import type { TArtifactStore } from '../artifacts/store';
 import { readLines } from '../imports/read-lines';
-import type { TChatSample } from '../sampling/chat-client';
+import type { TChatSample } from '../inference/chat-client';
 import { planPairs, promptRng, writePrompt, type TTarget } from '../sampling/generation';
 import { lineageOf } from '../sampling/rejection-sampling';
 import { finishedPromptIds } from '../sampling/run-common';

@@ -3,8 +3,8 @@ import type { TDbHandle } from '@/db/client';
 import { runs, type TMessage, type TSampling } from '@/db/schema';
 import { canonicalMessagesJson, sha256 } from '../imports/records';
 import { createRng } from '../ml/random';
-import { chatSamples, effectiveSampling, type TChatModel, type TChatSample } from './chat-client';
-import { createLimiter } from './http';
+import { chatSamples, effectiveSampling, type TChatModel, type TChatSample } from '../inference/chat-client';
+import { createLimiter } from '../inference/http';
 import { promptFeed, RunSpecError, type TSourcePrompt } from './prompt-source';
 import {
   addCounts,
@@ -17,7 +17,7 @@ import {
   type TModelRow,
   type TRunOptions,
 } from './run-common';
-import { forEachPrompt, owned, promptWorkers, readRun, RunCancelled, type TRunRow } from './run-state';
+import { forEachPrompt, owned, promptWorkers, readRun, RunCancelled, type TRunRow } from '../runs/run-state';
 import { ZGenerationSpec, type TGenerationSpec } from './schemas';
 
 /** What generation keeps per prompt in run_items.result. */

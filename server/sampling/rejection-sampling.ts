@@ -1,10 +1,10 @@
 import type { TDbHandle } from '@/db/client';
 import type { TMessage } from '@/db/schema';
 import type { TArtifactStore } from '../artifacts/store';
-import { chatSamples, effectiveSampling, type TChatModel, type TChatSample } from './chat-client';
-import { createLimiter, type TRequestHooks, type TRequestPolicy } from './http';
+import { chatSamples, effectiveSampling, type TChatModel, type TChatSample } from '../inference/chat-client';
+import { createLimiter, type TRequestHooks, type TRequestPolicy } from '../inference/http';
 import { promptFeed, type TSourcePrompt } from './prompt-source';
-import { scoreResponses, type TRewardModel } from './reward-client';
+import { scoreResponses, type TRewardModel } from '../inference/reward-client';
 import {
   addCounts,
   chatModelOf,
@@ -18,7 +18,7 @@ import {
   type TRequestCounts,
   type TRunOptions,
 } from './run-common';
-import { forEachPrompt, promptWorkers, type TRunRow } from './run-state';
+import { forEachPrompt, promptWorkers, type TRunRow } from '../runs/run-state';
 import { ZRejectionSamplingSpec, type TRejectionSamplingSpec } from './schemas';
 import { finishWithSftVersion, type TModelLineage, type TRejectionItem } from './sft-version';
 

@@ -3,11 +3,11 @@ import type { z } from 'zod';
 import type { TDbHandle, TRootDb } from '@/db/client';
 import { models, runs } from '@/db/schema';
 import { issuePath } from '../validation';
-import type { TChatModel } from './chat-client';
-import type { TRequestPolicy } from './http';
+import type { TChatModel } from '../inference/chat-client';
+import type { TRequestPolicy } from '../inference/http';
 import { resolvePromptIds, RunSpecError } from './prompt-source';
-import type { TRewardModel } from './reward-client';
-import { claimRun, endRun, linkedController, owned, readRun, RunCancelled, RunLost, startProgress, type TProgress, type TRunRow, type TWorkerRunKind } from './run-state';
+import type { TRewardModel } from '../inference/reward-client';
+import { claimRun, endRun, linkedController, owned, readRun, RunCancelled, RunLost, startProgress, type TProgress, type TRunRow, type TWorkerRunKind } from '../runs/run-state';
 import type { TPromptSelection } from './schemas';
 
 export type TModelRow = typeof models.$inferSelect;

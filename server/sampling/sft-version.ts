@@ -6,7 +6,7 @@ import type { TArtifactStore } from '../artifacts/store';
 import { canonicalJson } from '../content/hash';
 import { versionKeys } from '../datasets/version-files';
 import type { TSftLine } from '../exports/sft';
-import { owned, RunCancelled, RunLost, type TRunRow } from './run-state';
+import { owned, RunCancelled, RunLost, type TRunRow } from '../runs/run-state';
 import type { TRejectionSamplingSpec } from './schemas';
 
 /** What rejection sampling keeps per prompt in run_items.result. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { TDbHandle } from '@/db/client';
 import { models, runs, type TMessage, type TSampling } from '@/db/schema';
 import { canonicalMessagesJson, sha256 } from '@/server/imports/records';
-import type { TRunRow } from '@/server/sampling/run-state';
+import type { TRunRow } from '@/server/runs/run-state';
 
 const unique = () => randomBytes(4).toString('hex');
 

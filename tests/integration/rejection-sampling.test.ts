@@ -9,7 +9,7 @@ import { localArtifactStore } from '@/server/artifacts/store';
 import { streamVersionExport, versionKeys } from '@/server/datasets/version-files';
 import type { TProject } from '@/server/projects/projects';
 import { runRejectionSampling, type TRejectionItem } from '@/server/sampling/rejection-sampling';
-import { whenNotHeld } from '@/server/sampling/run-state';
+import { whenNotHeld } from '@/server/runs/run-state';
 import type { TSftVersionManifest } from '@/server/sampling/sft-version';
 import { rejectionSamplingJob } from '@/workers/jobs/rejection-sampling';
 import { makeTinyRewardModel, tinyRewardScore } from '../fixtures/make-tiny-reward-model';

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chatCompletionsUrl, formatDuration, ModelEndpointError, streamChatCompletion } from '@/server/live/openai-stream';
+import { chatCompletionsUrl, formatDuration, ModelEndpointError, streamChatCompletion } from '@/server/inference/openai-stream';
 import { formatSseEvent, readSseEvents, SseParser, type TSseEvent } from '@/server/live/sse';
 import { startFakeOpenAi, type TFakeOpenAi } from '../helpers/fake-openai';
 

@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { TMessage } from '@/db/schema';
-import { chatSamples, effectiveSampling, type TChatModel } from '@/server/sampling/chat-client';
-import { loadOnnxRewardModel, roleLines } from '@/server/sampling/onnx-reward';
-import { classifyUrl, scoreResponses, type TRewardModel } from '@/server/sampling/reward-client';
+import { chatSamples, effectiveSampling, type TChatModel } from '@/server/inference/chat-client';
+import { loadOnnxRewardModel, roleLines } from '@/server/inference/onnx-reward';
+import { classifyUrl, scoreResponses, type TRewardModel } from '@/server/inference/reward-client';
 import { makeTinyRewardModel, TINY_CHAT_TEMPLATE, tinyRewardScore } from '../fixtures/make-tiny-reward-model';
 import { defaultReply, startFakeVllm, type TFakeVllm } from '../helpers/fake-vllm';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, createLimiter, mapWithConcurrency, retryAfterMs } from '@/server/sampling/http';
+import { backoffDelay, createLimiter, mapWithConcurrency, retryAfterMs } from '@/server/inference/http';
 
 describe('sampling request policy', () => {
   it('backs off exponentially with jitter in [d/2, d], capped, and never below what the server asked', () => {

@@ -1,7 +1,7 @@
 import type { TDbHandle } from '@/db/client';
 import { jobs } from '@/server/jobs/queue';
 import { runGeneration } from '@/server/sampling/generation';
-import { whenNotHeld, workerShutdownSignal } from '@/server/sampling/run-state';
+import { whenNotHeld, workerShutdownSignal } from '@/server/runs/run-state';
 
 /**
  * Runs or resumes a generation run (answers paired into comparisons of the target project). A

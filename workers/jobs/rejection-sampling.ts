@@ -2,7 +2,7 @@ import type { TDbHandle } from '@/db/client';
 import type { TArtifactStore } from '@/server/artifacts/store';
 import { jobs } from '@/server/jobs/queue';
 import { runRejectionSampling } from '@/server/sampling/rejection-sampling';
-import { whenNotHeld, workerShutdownSignal } from '@/server/sampling/run-state';
+import { whenNotHeld, workerShutdownSignal } from '@/server/runs/run-state';
 
 /**
  * Runs or resumes a rejection-sampling run. A run that succeeded or was cancelled is left as it

@@ -1,6 +1,6 @@
 import type { TMessage } from '@/db/schema';
-import { ModelEndpointError } from '../live/openai-stream';
-import { wireMessages } from '../models/endpoint-protocol';
+import { ModelEndpointError } from './openai-stream';
+import { wireMessages } from './endpoint-protocol';
 import { mapWithConcurrency, postJson, type TRequestHooks, type TRequestPolicy } from './http';
 import { loadOnnxRewardModel, rewardModelFolder } from './onnx-reward';
 

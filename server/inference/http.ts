@@ -1,8 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { formatDuration, ModelEndpointError } from '../live/openai-stream';
-import { errorMessageOf, isRetryableStatus, redactKey } from '../models/endpoint-protocol';
+import { formatDuration, ModelEndpointError } from './openai-stream';
+import { errorMessageOf, isRetryableStatus, redactKey } from './endpoint-protocol';
 
 /**
  * The request policy shared by the sampling clients (policies and reward models): JSON POSTs

@@ -6,7 +6,7 @@ import { and, eq, sql as dsql } from 'drizzle-orm';
 import type { TRootDb } from '@/db/client';
 import { runs } from '@/db/schema';
 import { AppError } from '../errors';
-import type { TSourcePrompt } from './prompt-source';
+import type { TSourcePrompt } from '../sampling/prompt-source';
 
 /**
  * The life of a worker-side run (rejection sampling, generation) in its `runs` row: claimed by

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TMessage } from '@/db/schema';
-import { ModelEndpointError } from '../live/openai-stream';
+import { ModelEndpointError } from './openai-stream';
 import { loadOnce, transformersFor } from '../ml/transformers-setup';
 
 /**

@@ -1,6 +1,6 @@
 import type { TMessage, TSampling } from '@/db/schema';
-import { chatCompletionsUrl, ModelEndpointError } from '../live/openai-stream';
-import { samplingFields, storableText, wireMessages } from '../models/endpoint-protocol';
+import { chatCompletionsUrl, ModelEndpointError } from './openai-stream';
+import { samplingFields, storableText, wireMessages } from './endpoint-protocol';
 import { postJson, type TRequestHooks, type TRequestPolicy } from './http';
 
 /** What it takes to sample from a policy: an OpenAI-compatible /chat/completions endpoint. */

@@ -1,6 +1,6 @@
 import type { TMessage, TSampling } from '@/db/schema';
-import { readSseEvents } from './sse';
-import { errorMessageOf, isRetryableStatus, redactKey, samplingFields, storableText, wireMessages } from '../models/endpoint-protocol';
+import { readSseEvents } from '../live/sse';
+import { errorMessageOf, isRetryableStatus, redactKey, samplingFields, storableText, wireMessages } from './endpoint-protocol';
 
 /** What it takes to call one OpenAI-compatible chat completions endpoint. */
 export interface TChatEndpoint {
