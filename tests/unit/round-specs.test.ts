@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { modelParamsB, resolveStrategy, trainingStatePerGpuGb } from '@/server/rounds/distributed';
-import { mergeRunSpec, sampleRunSpec, trlRunSpec, withConfig } from '@/server/rounds/specs';
+import { sampleRunSpec } from '@/server/rounds/host-job-specs';
+import { mergeRunSpec, trlRunSpec, withConfig } from '@/server/rounds/specs';
 import { applyOverrides } from '@/server/rounds/trainer-defaults';
 
 const store = { uri: (key: string) => `file:///srv/artifacts/${key}` };
