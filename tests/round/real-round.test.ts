@@ -2,7 +2,7 @@
  * A whole training round with the real trainers, on this machine's CPU (`npm run test:round`):
  * two tiny Llama-architecture policies built here (random weights, a BPE tokenizer trained here,
  * TRL's Llama 3.1 chat template), served by `transformers serve`, answer prompts; simulated
- * annotators label the comparisons through the tRPC procedures by a rule a model can learn (the
+ * annotators label the comparisons through the web app's HTTP API by a rule a model can learn (the
  * answer that says "banana" is better); a dataset version freezes the labels; then the round runs
  * through the local executor: the real `trl reward`, rejection sampling on the host, the real SFT
  * (cancelled after a checkpoint and retried: it resumes), the real DPO with Llama 3's settings,
@@ -24,9 +24,11 @@ import { runKeys } from '@/server/rounds/specs';
 import { runGeneration } from '@/server/sampling/generation';
 import { ZGenerationSpec } from '@/server/sampling/schemas';
 import { startWorker, type TRunningWorker } from '@/workers/run-worker';
+import { startApp, type TRunningApp } from '../helpers/app-process';
 import { setupTestDatabase } from '../helpers/db';
 import { stopDeployments, until } from '../helpers/rounds';
 import { callerFor, makeProject, makeUser, stopSharedQueue } from '../helpers/factories';
+import { signInOverHttp } from '../helpers/http-session';
 import { freePort, hostEnv, hostVenv, runPython, startTransformersServe, type TServedModels } from '../helpers/host-python';
 
 const venv = hostVenv();
@@ -86,8 +88,10 @@ const wait = <T>(what: string, check: () => Promise<T | null | undefined | false
 const cpu = { bf16: false, use_cpu: true, dtype: 'float32', gradient_checkpointing: false, gradient_accumulation_steps: 1, per_device_train_batch_size: 8, per_device_eval_batch_size: 8, max_length: 256, logging_steps: 2, save_steps: 4 };
 
 let deployPort = 0;
+let app: TRunningApp | null = null;
 
 afterAll(async () => {
+  await app?.stop();
   if (venv) await stopDeployments(db.current.handle, store);
   for (const worker of workers) await worker.stop().catch(() => {});
   await stopSharedQueue();
@@ -127,10 +131,20 @@ describe.skipIf(!venv)('a real training round on CPU', () => {
     expect(generated?.status, generated?.error ?? '').toBe('succeeded');
     timings.push(`generation through transformers serve (240 prompts x 2 models): ${((Date.now() - genStart) / 1000).toFixed(1)} s`);
 
-    // Simulated annotators, each through the annotation procedures with their own session.
+    // Simulated annotators label through the running web app: the real sign-in and /api/trpc over HTTP.
+    const appStart = Date.now();
+    app = await startApp({ env: { ...process.env, DATABASE_URL: url, PAIRWISE_DATA_DIR: path.join(scratch, 'app-data'), PAIRWISE_ARTIFACTS_DIR: artifacts } });
+    timings.push(`web app started (and built when stale): ${((Date.now() - appStart) / 1000).toFixed(1)} s`);
     let labelled = 0;
     let decisive = 0;
-    const callers = annotators.map((annotator) => callerFor(handle, url, annotator, artifacts));
+    type TLease = { items: { assignmentId: number; responses: { messages: TMessage[] }[] }[] };
+    const sessions = await Promise.all(annotators.map((annotator) => signInOverHttp(app!.baseUrl, annotator.email, 'correct horse battery')));
+    const callers = sessions.map((session) => ({
+      annotation: {
+        lease: (input: { project: string; want: number }) => session.mutation<TLease>('annotation.lease', input),
+        submit: (input: Record<string, unknown>) => session.mutation('annotation.submit', input),
+      },
+    }));
     // Turn by turn, so both annotators label and the labels trace back to each of them.
     for (let turn = 0, idle = 0; idle < callers.length; turn++) {
       const caller = callers[turn % callers.length]!;
@@ -149,7 +163,10 @@ describe.skipIf(!venv)('a real training round on CPU', () => {
       if (clear) decisive += 1;
     }
     expect(decisive).toBeGreaterThan(40);
-    timings.push(`${labelled} judgments by ${annotators.length} simulated annotators, ${decisive} decisive`);
+    timings.push(`${labelled} judgments over HTTP by ${annotators.length} simulated annotators, ${decisive} decisive`);
+    // The app's own worker would take round jobs too: the round runs with the test's worker alone.
+    await app.stop();
+    app = null;
 
     const requested = await adminCaller.datasets.build({ name: 'round 1 data', spec: { projects: [project.slug], testFraction: 0.35 } });
     const version = await buildDatasetVersion(handle, store, requested.id);
