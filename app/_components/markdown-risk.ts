@@ -6,10 +6,48 @@
  */
 export const MARKDOWN_LIMITS = { totalChars: 100_000, paragraphChars: 10_000, nesting: 32 };
 
-// A line opening with many container markers: block quotes, list items, or both.
-const deepNesting = new RegExp(`^(?:[ \\t]*(?:>|[-*+]|\\d{1,9}[.)])[ \\t]*){${MARKDOWN_LIMITS.nesting},}`, 'm');
-// Deeply indented lines nest lists too.
-const deepIndent = new RegExp(`^[ \\t]{${MARKDOWN_LIMITS.nesting * 2},}[-*+>]`, 'm');
+const isBlank = (c: number) => c === 32 || c === 9; // space, tab
+const isDigit = (c: number) => c >= 48 && c <= 57;
+
+/**
+ * Whether a line opens with too many container markers (block quotes, list items, or both), or
+ * is indented so deeply that lists nest. One pass over the line's start: a regular expression for
+ * the same rule backtracked exponentially on lines that fall short (13 quote markers took
+ * seconds, each more multiplied it), freezing the page that asked.
+ */
+function nestsTooDeep(text: string, from: number, to: number): boolean {
+  let i = from;
+  let indent = 0;
+  while (i < to && isBlank(text.charCodeAt(i))) {
+    i++;
+    indent++;
+  }
+  if (indent >= MARKDOWN_LIMITS.nesting * 2 && i < to && '-*+>'.includes(text[i]!)) return true;
+  let markers = 0;
+  for (i = from; i < to; ) {
+    while (i < to && isBlank(text.charCodeAt(i))) i++;
+    const c = text[i];
+    if (c === '>' || c === '-' || c === '*' || c === '+') i++;
+    else {
+      let digits = 0;
+      while (i + digits < to && digits < 10 && isDigit(text.charCodeAt(i + digits))) digits++;
+      if (digits === 0 || digits > 9 || (text[i + digits] !== '.' && text[i + digits] !== ')')) break;
+      i += digits + 1;
+    }
+    if (++markers >= MARKDOWN_LIMITS.nesting) return true;
+  }
+  return false;
+}
+
+function anyLineNestsTooDeep(text: string): boolean {
+  for (let start = 0; start <= text.length; ) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    if (nestsTooDeep(text, start, end)) return true;
+    start = end + 1;
+  }
+  return false;
+}
 
 const isTable = (block: string) => block.split('\n').every((line) => line.trimStart().startsWith('|') || line.trim() === '');
 
@@ -26,6 +64,6 @@ export function markdownRisk(text: string): string | null {
     }
     start = end + 2;
   }
-  if (deepNesting.test(text) || deepIndent.test(text)) return `it nests more than ${MARKDOWN_LIMITS.nesting} levels deep`;
+  if (anyLineNestsTooDeep(text)) return `it nests more than ${MARKDOWN_LIMITS.nesting} levels deep`;
   return null;
 }
