@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { executorKind } from '@/db/schema';
+import { isPairwiseSetting } from '../secret-names';
 
 export const executorKinds = executorKind.enumValues;
 export type TExecutorKind = (typeof executorKinds)[number];
@@ -13,15 +14,6 @@ export const ZEnvVarName = z.string().regex(envVarNamePattern, 'must be an envir
 const ZEnvValues = z
   .record(ZEnvVarName, z.string().max(10_000))
   .refine((env) => Object.keys(env).length <= 200, 'at most 200 variables');
-
-/**
- * Pairwise's own secrets and settings. An executor that could name them would send the worker's
- * database password or session key to a job or a remote server, so no executor may read them.
- */
-export function isPairwiseSetting(name: string): boolean {
-  const upper = name.toUpperCase();
-  return upper === 'DATABASE_URL' || upper.startsWith('PAIRWISE_') || upper.startsWith('AUTH_') || upper.startsWith('NEXTAUTH_');
-}
 
 /** The name of a variable a secret is read from: never one of Pairwise's own. */
 export const ZSecretVarName = ZEnvVarName.refine(

@@ -1,8 +1,9 @@
 import http from 'node:http';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { formatDuration, ModelEndpointError } from './openai-stream';
 import { errorMessageOf, isRetryableStatus, redactKey } from './endpoint-protocol';
+import { formatDuration, ModelEndpointError } from './openai-stream';
+import { forbiddenApiKeyMessage, isForbiddenApiKeyVariable } from '../secret-names';
 
 /**
  * The request policy shared by the sampling clients (policies and reward models): JSON POSTs
@@ -139,6 +140,8 @@ export async function mapWithConcurrency<T, R>(items: readonly T[], concurrency:
 /** The API key from the environment variable a model entry names; the key itself is never stored. */
 export function apiKeyFrom(apiKeyEnv: string | null | undefined, what: string): string | undefined {
   if (!apiKeyEnv) return undefined;
+  // Checked again where the key is read: a row written before the rule existed must not leak one.
+  if (isForbiddenApiKeyVariable(apiKeyEnv)) throw new ModelEndpointError(`${what}: the API key variable ${apiKeyEnv} ${forbiddenApiKeyMessage}`, { retryable: false });
   const key = process.env[apiKeyEnv];
   if (!key) throw new ModelEndpointError(`${what}: the API key is not configured (environment variable ${apiKeyEnv} is not set on the worker)`, { retryable: false });
   return key;

@@ -1,6 +1,7 @@
 import type { TMessage, TSampling } from '@/db/schema';
-import { readSseEvents } from '../live/sse';
 import { errorMessageOf, isRetryableStatus, redactKey, samplingFields, storableText, wireMessages } from './endpoint-protocol';
+import { readSseEvents } from '../live/sse';
+import { forbiddenApiKeyMessage, isForbiddenApiKeyVariable } from '../secret-names';
 
 /** What it takes to call one OpenAI-compatible chat completions endpoint. */
 export interface TChatEndpoint {
@@ -56,6 +57,9 @@ export async function* streamChatCompletion(
   messages: TMessage[],
   options: { timeoutMs: number; signal?: AbortSignal },
 ): AsyncGenerator<string> {
+  if (endpoint.apiKeyEnv && isForbiddenApiKeyVariable(endpoint.apiKeyEnv)) {
+    throw new ModelEndpointError(`The model's API key variable ${endpoint.apiKeyEnv} ${forbiddenApiKeyMessage}.`, { retryable: false });
+  }
   const key = endpoint.apiKeyEnv ? process.env[endpoint.apiKeyEnv] : undefined;
   if (endpoint.apiKeyEnv && !key) {
     throw new ModelEndpointError('The model endpoint’s API key is not configured on the server. Ask an admin.', { retryable: false });

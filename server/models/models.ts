@@ -1,9 +1,10 @@
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { TDb } from '@/db/client';
 import { models, projectModels, rounds } from '@/db/schema';
-import { AppError } from '../errors';
-import { parseInput } from '../validation';
 import { ZRegisterModel, ZSetProjectModels, type TRegisterModel } from './schemas';
+import { AppError } from '../errors';
+import { isForbiddenApiKeyVariable } from '../secret-names';
+import { parseInput } from '../validation';
 
 /**
  * A registered model as admins see it. There is no key to leave out (only the name of the
@@ -40,7 +41,8 @@ function toInfo(row: TModelRow): TModelInfo {
     baseUrl: row.baseUrl,
     apiModel: row.apiModel,
     apiKeyEnv: row.apiKeyEnv,
-    keyConfigured: row.apiKeyEnv ? Boolean(process.env[row.apiKeyEnv]) : true,
+    // Whether a forbidden variable is set is not reported either: that too would tell what the server holds.
+    keyConfigured: row.apiKeyEnv ? !isForbiddenApiKeyVariable(row.apiKeyEnv) && Boolean(process.env[row.apiKeyEnv]) : true,
     sampling: row.sampling,
     enabled: row.enabled,
     artifactUri: row.artifactUri,

@@ -1,7 +1,12 @@
 import { z } from 'zod';
+import { forbiddenApiKeyMessage, isForbiddenApiKeyVariable } from '../secret-names';
 
-/** The name of an environment variable (the API key's holder), never the key itself. */
-export const ZEnvVarName = z.string().trim().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name such as OPENAI_API_KEY (upper-case letters, digits, underscores)');
+/** The name of an environment variable (the API key's holder), never the key itself, and never one of Pairwise's own. */
+export const ZEnvVarName = z
+  .string()
+  .trim()
+  .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name such as OPENAI_API_KEY (upper-case letters, digits, underscores)')
+  .refine((name) => !isForbiddenApiKeyVariable(name), forbiddenApiKeyMessage);
 
 function isHttpUrl(value: string): boolean {
   try {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ZSampling } from '../models/schemas';
+import { ZEnvVarName, ZSampling } from '../models/schemas';
 import { distributedStrategies } from './distributed';
 import { trainingDefaults } from './trainer-defaults';
 
@@ -22,11 +22,7 @@ function isHttpUrl(value: string): boolean {
 export const ZServingEndpoint = z.object({
   baseUrl: z.string().trim().refine(isHttpUrl, 'must be an http or https URL such as http://gpu-1:8000/v1'),
   apiModel: z.string().trim().min(1, 'must not be empty').max(200),
-  apiKeyEnv: z
-    .string()
-    .trim()
-    .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name')
-    .optional(),
+  apiKeyEnv: ZEnvVarName.optional(),
 });
 export type TServingEndpoint = z.infer<typeof ZServingEndpoint>;
 

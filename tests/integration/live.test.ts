@@ -16,7 +16,7 @@ import { refusalCode as refusal } from '../helpers/refusal';
 
 const db = setupTestDatabase();
 const KEY = 'sk-live-test-0123456789-secret';
-const ALPHA = { name: 'alpha-registry-secret', apiModel: 'fake-alpha', apiKeyEnv: 'PAIRWISE_TEST_ALPHA_KEY', sampling: { temperature: 0.3, top_p: 0.9, max_tokens: 300 } };
+const ALPHA = { name: 'alpha-registry-secret', apiModel: 'fake-alpha', apiKeyEnv: 'TEST_ALPHA_API_KEY', sampling: { temperature: 0.3, top_p: 0.9, max_tokens: 300 } };
 const BRAVO = { name: 'bravo-registry-secret', apiModel: 'fake-bravo', sampling: { temperature: 1.2 } };
 
 let fake: TFakeOpenAi;
@@ -395,12 +395,12 @@ describe('the command line', () => {
   const cli = (args: string[]) => runCli(args, { env: { ...process.env, DATABASE_URL: db.current.url }, timeoutMs: 60_000 });
 
   it('registers models and chooses a project’s live models, with clear errors and help', async () => {
-    const added = await cli(['model', 'add', '--name', 'cli-model', '--base-url', fake.baseUrl, '--model', 'fake-cli', '--api-key-env', 'PAIRWISE_CLI_UNSET_KEY', '--temperature', '0.4', '--top-p', '0.95', '--max-tokens', '128']);
+    const added = await cli(['model', 'add', '--name', 'cli-model', '--base-url', fake.baseUrl, '--model', 'fake-cli', '--api-key-env', 'CLI_UNSET_API_KEY', '--temperature', '0.4', '--top-p', '0.95', '--max-tokens', '128']);
     expect(added.code, added.stderr).toBe(0);
     expect(added.stdout).toContain('registered model cli-model');
-    expect(added.stderr).toContain('PAIRWISE_CLI_UNSET_KEY is not set');
+    expect(added.stderr).toContain('CLI_UNSET_API_KEY is not set');
     const [row] = await db.current.handle.db.execute<{ api_key_env: string; sampling: unknown }>(sql`select api_key_env, sampling from models where name = 'cli-model'`);
-    expect(row).toEqual({ api_key_env: 'PAIRWISE_CLI_UNSET_KEY', sampling: { temperature: 0.4, top_p: 0.95, max_tokens: 128 } });
+    expect(row).toEqual({ api_key_env: 'CLI_UNSET_API_KEY', sampling: { temperature: 0.4, top_p: 0.95, max_tokens: 128 } });
 
     const chosen = await cli(['project', 'models', '--project', project.slug, '--models', `${ALPHA.name},cli-model`]);
     expect(chosen.code, chosen.stderr).toBe(0);

@@ -239,11 +239,11 @@ describe('rejection sampling', () => {
 
   it('fails at once on a setup error (4xx) and on a bad spec, naming the field', async () => {
     const { ids } = await newPrompts(1);
-    const broken = await addModel(db.current.handle, { kind: 'policy', baseUrl: fake.baseUrl, apiModel: 'keyed', apiKeyEnv: 'PAIRWISE_TEST_UNSET_KEY' });
+    const broken = await addModel(db.current.handle, { kind: 'policy', baseUrl: fake.baseUrl, apiModel: 'keyed', apiKeyEnv: 'TEST_UNSET_API_KEY' });
     const run = await addRun(db.current.handle, 'rejection-sampling', { policyModelId: broken.id, rewardModelId: rewardId, prompts: { promptIds: ids }, k: 2 });
     const failed = await runRejectionSampling(db.current.handle, store, run.id, fast);
     expect(failed?.status).toBe('failed');
-    expect(failed?.error).toContain('environment variable PAIRWISE_TEST_UNSET_KEY is not set');
+    expect(failed?.error).toContain('environment variable TEST_UNSET_API_KEY is not set');
 
     const bad = await addRun(db.current.handle, 'rejection-sampling', { policyModelId: policyId, rewardModelId: null, prompts: { promptIds: ids } });
     expect((await runRejectionSampling(db.current.handle, store, bad.id, fast))?.error).toMatch(/^invalid spec: rewardModelId: /);

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import type { V1Job, V1JobStatus } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { parseExecutorConfig, referencedEnv } from '@/server/executors/executors';
-import { isPairwiseSetting } from '@/server/executors/schemas';
+import { isPairwiseSetting } from '@/server/secret-names';
 import { assertValidJob, jobName, resolveSecretEnv, shellQuote, tailText } from '@/workers/executors/common';
 import { kubernetesJobBody, kubernetesServiceBody, kubernetesStatus } from '@/workers/executors/kubernetes';
 import { rayEntrypoint, rayStatus } from '@/workers/executors/ray';

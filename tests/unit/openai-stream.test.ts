@@ -137,10 +137,10 @@ describe('streamChatCompletion against a fake endpoint over HTTP', () => {
     });
     const unreachable = await collect(streamChatCompletion({ ...endpoint(), baseUrl: `http://127.0.0.1:${closedPort}/v1` }, [{ role: 'user', content: 'x' }], { timeoutMs: 2000 })).catch((e: unknown) => e);
     expect((unreachable as Error).message).toMatch(/^Could not reach the model endpoint \(ECONNREFUSED\)/);
-    process.env.PAIRWISE_UNIT_FAKE_KEY = 'sk-unit-secret';
-    await collect(streamChatCompletion({ ...endpoint(), apiKeyEnv: 'PAIRWISE_UNIT_FAKE_KEY' }, [{ role: 'user', content: 'x' }], { timeoutMs: 5000 }));
+    process.env.TEST_UNIT_FAKE_API_KEY = 'sk-unit-secret';
+    await collect(streamChatCompletion({ ...endpoint(), apiKeyEnv: 'TEST_UNIT_FAKE_API_KEY' }, [{ role: 'user', content: 'x' }], { timeoutMs: 5000 }));
     expect(fake.requests.at(-1)!.authorization).toBe('Bearer sk-unit-secret');
-    const missing = await collect(streamChatCompletion({ ...endpoint(), apiKeyEnv: 'PAIRWISE_UNIT_UNSET_KEY' }, [{ role: 'user', content: 'x' }], { timeoutMs: 5000 })).catch((e: unknown) => e);
+    const missing = await collect(streamChatCompletion({ ...endpoint(), apiKeyEnv: 'TEST_UNIT_UNSET_API_KEY' }, [{ role: 'user', content: 'x' }], { timeoutMs: 5000 })).catch((e: unknown) => e);
     expect((missing as ModelEndpointError).retryable).toBe(false);
   });
 

@@ -102,14 +102,14 @@ describe('chatSamples', () => {
   });
 
   it('sends the key from the named environment variable, and never stores or shows it', async () => {
-    process.env.PAIRWISE_TEST_SAMPLING_KEY = 'sk-secret-value';
+    process.env.TEST_SAMPLING_API_KEY = 'sk-secret-value';
     const before = fake.requests.length;
-    await chatSamples({ ...policy, apiKeyEnv: 'PAIRWISE_TEST_SAMPLING_KEY' }, prompt);
+    await chatSamples({ ...policy, apiKeyEnv: 'TEST_SAMPLING_API_KEY' }, prompt);
     expect(since(before)[0]!.authorization).toBe('Bearer sk-secret-value');
     fake.failNext(1, 401, { message: 'bad key sk-secret-value' });
-    await expect(chatSamples({ ...policy, apiKeyEnv: 'PAIRWISE_TEST_SAMPLING_KEY' }, prompt)).rejects.toThrow('policy pol: the endpoint answered 401: bad key [redacted]');
-    delete process.env.PAIRWISE_TEST_SAMPLING_KEY;
-    await expect(chatSamples({ ...policy, apiKeyEnv: 'PAIRWISE_TEST_SAMPLING_KEY' }, prompt)).rejects.toThrow('environment variable PAIRWISE_TEST_SAMPLING_KEY is not set');
+    await expect(chatSamples({ ...policy, apiKeyEnv: 'TEST_SAMPLING_API_KEY' }, prompt)).rejects.toThrow('policy pol: the endpoint answered 401: bad key [redacted]');
+    delete process.env.TEST_SAMPLING_API_KEY;
+    await expect(chatSamples({ ...policy, apiKeyEnv: 'TEST_SAMPLING_API_KEY' }, prompt)).rejects.toThrow('environment variable TEST_SAMPLING_API_KEY is not set');
   });
 });
 
