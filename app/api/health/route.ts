@@ -10,6 +10,8 @@ export async function GET() {
     await getDb().db.execute(sql`select 1`);
     return Response.json({ status: 'ok', database: { status: 'ok', latencyMs: Math.round(performance.now() - started) } });
   } catch (error) {
-    return Response.json({ status: 'error', database: { status: 'unreachable', error: (error as Error).message } }, { status: 503 });
+    // The database's own error text (host, user, driver messages) is for the log, not for anyone who asks.
+    console.error(`[health] database unreachable: ${(error as Error).message}`);
+    return Response.json({ status: 'error', database: { status: 'unreachable' } }, { status: 503, headers: { 'Retry-After': '5' } });
   }
 }
