@@ -4,9 +4,9 @@ import type PgBoss from 'pg-boss';
 import superjson from 'superjson';
 import type { TDbHandle } from '@/db/client';
 import type { TArtifactStore } from './artifacts/store';
-import { isAppError, type TAppErrorCode } from './errors';
+import { AppError, isAppError, type TAppErrorCode } from './errors';
 import type { TSessionUser } from './users/schemas';
-import { issuePath } from './validation';
+import { issuePath, unstorableText } from './validation';
 
 /** Everything a procedure may use. Built per request by app/api/trpc, and directly by tests. */
 export interface TContext {
@@ -53,9 +53,19 @@ const mapAppErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
+/** Text PostgreSQL cannot store is refused for every procedure, naming the field (a 400, never a 500). */
+const refuseUnstorableText = t.middleware(async ({ getRawInput, next }) => {
+  const found = unstorableText(await getRawInput());
+  if (found) {
+    const message = found.field ? `${found.field}: ${found.reason}` : found.reason;
+    throw new TRPCError({ code: 'BAD_REQUEST', message, cause: new AppError('BAD_REQUEST', message, { field: found.field || undefined }) });
+  }
+  return next();
+});
+
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
-export const publicProcedure = t.procedure.use(mapAppErrors);
+export const publicProcedure = t.procedure.use(mapAppErrors).use(refuseUnstorableText);
 
 export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.user) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'sign in first' });
