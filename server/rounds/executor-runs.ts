@@ -10,6 +10,7 @@ import { parseTrainerState, runGpuSeconds, type TTrainingMetrics } from './metri
 import { runInputWriters } from './run-inputs';
 import { materializeRunInputs, runKeys } from './specs';
 import { isExecutorRun, resolveOpponents, specForRun, stageRuns, storedPlan, type TStageSpec } from './stage-specs';
+import { readJson } from '../artifacts/read-json';
 import type { TArtifactStore } from '../artifacts/store';
 import { jobs } from '../jobs/queue';
 import { inTx } from '../jobs/transaction';
@@ -68,17 +69,6 @@ export async function submitRun(
     await enqueuePoll(boss, tx, run.id, options.pollSeconds ?? defaultPollSeconds);
   });
   return { status: 'submitted', externalId };
-}
-
-export async function readJson(store: TArtifactStore, key: string): Promise<unknown> {
-  if ((await store.size(key)) === null) return null;
-  const chunks: Buffer[] = [];
-  for await (const chunk of await store.read(key)) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    return null; // being written
-  }
 }
 
 /**
@@ -146,7 +136,9 @@ export async function pollRun(
       yield logs;
     })());
   }
-  const trainerState = (await readJson(store, runKeys(run.id).trainerState)) ?? (await latestCheckpointState(store, run.id));
+  // Only TRL's trainers write trainer_state.json: host jobs and servers are not searched for one.
+  const trains = run.kind === 'reward' || run.kind === 'sft' || run.kind === 'dpo';
+  const trainerState = trains ? ((await readJson(store, runKeys(run.id).trainerState)) ?? (await latestCheckpointState(store, run.id))) : null;
   const training: TTrainingMetrics | null = trainerState ? parseTrainerState(trainerState) : null;
   const hostProgress = run.kind === 'rejection-sampling' || run.kind === 'eval' || run.kind === 'generate' ? await readHostProgress(store, run.id) : null;
 

@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import type { TDbHandle } from '@/db/client';
 import { models, runs, type TMessage, type TSampling } from '@/db/schema';
+import { readJson } from '../artifacts/read-json';
 import type { TArtifactStore } from '../artifacts/store';
 import { readLines } from '../imports/read-lines';
 import type { TChatSample } from '../inference/chat-client';
@@ -37,16 +38,8 @@ export async function* readHostSamples(store: TArtifactStore, runId: number): As
 
 /** The host job's progress file, `{"done", "total"}`, for the run's progress bar. */
 export async function readHostProgress(store: TArtifactStore, runId: number): Promise<{ done: number; total: number } | null> {
-  const key = runKeys(runId).progress;
-  if ((await store.size(key)) === null) return null;
-  let text = '';
-  for await (const chunk of await store.read(key)) text += Buffer.isBuffer(chunk) ? chunk.toString('utf8') : String(chunk);
-  try {
-    const value = JSON.parse(text) as { done?: unknown; total?: unknown };
-    return typeof value.done === 'number' && typeof value.total === 'number' ? { done: value.done, total: value.total } : null;
-  } catch {
-    return null;
-  }
+  const value = (await readJson(store, runKeys(runId).progress)) as { done?: unknown; total?: unknown } | null;
+  return typeof value?.done === 'number' && typeof value.total === 'number' ? { done: value.done, total: value.total } : null;
 }
 
 function rejectionItem(line: THostSampleLine, k: number): TRejectionItem {

@@ -80,7 +80,7 @@ export function summarizeEval(items: readonly Pick<TEvalItem, 'candidateScore' |
 }
 
 /** The gate on registration: the interval's lower bound above the threshold. Nothing measured never passes. */
-export function gateOf(summary: { interval: { low: number } ; prompts: number } | null, threshold: number): { passed: boolean; threshold: number; winRateLow: number | null; reason: string } {
+export function gateOf(summary: { interval: { low: number }; prompts: number } | null, threshold: number): { passed: boolean; threshold: number; winRateLow: number | null; reason: string } {
   if (!summary || summary.prompts === 0) return { passed: false, threshold, winRateLow: null, reason: 'nothing was evaluated' };
   const low = summary.interval.low;
   const passed = low > threshold;

@@ -1,8 +1,8 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { findFreePort } from '@/db/embedded';
 
 const run = promisify(execFile);
 
@@ -45,17 +45,6 @@ export async function runPython(python: string, args: string[], env: Record<stri
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
 export interface TServedModels {
   baseUrl: string;
   log: () => string;
@@ -67,7 +56,7 @@ export interface TServedModels {
  * whichever model folder a request names, so one server answers for every tiny policy.
  */
 export async function startTransformersServe(bin: string, env: Record<string, string>): Promise<TServedModels> {
-  const port = await freePort();
+  const port = await findFreePort();
   let output = '';
   // A fixed seed: the same prompts get the same answers, so a test's data does not change from run to run.
   const child: ChildProcess = spawn(path.join(bin, 'transformers'), ['serve', '--host', '127.0.0.1', '--port', String(port), '--device', 'cpu', '--log-level', 'warning', '--default-seed', '0'], {

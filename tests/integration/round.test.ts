@@ -10,11 +10,11 @@ import { buildDatasetVersion } from '@/server/datasets/build-version';
 import type { TRoundPlanInput } from '@/server/rounds/plan';
 import { runKeys } from '@/server/rounds/specs';
 import { startWorker, type TRunningWorker } from '@/workers/run-worker';
+import { findFreePort } from '@/db/embedded';
 import { setupTestDatabase } from '../helpers/db';
 import { stopDeployments, until } from '../helpers/rounds';
 import { callerFor, comparisonLines, importLines, makeProject, makeUser, stopSharedQueue } from '../helpers/factories';
 import { startFakeVllm, type TFakeVllm } from '../helpers/fake-vllm';
-import { freePort } from '../helpers/host-python';
 import { castVote } from '../helpers/votes';
 
 const db = setupTestDatabase();
@@ -368,7 +368,7 @@ describe('a training round', () => {
     const { handle } = db.current;
     const { version, policy, executor, plan, caller } = await setup();
     await start();
-    const ports = [await freePort(), await freePort()];
+    const ports = [await findFreePort(), await findFreePort()];
     const waitRound = (id: number) =>
       wait(
         `round ${id} to end`,

@@ -25,11 +25,12 @@ import { runGeneration } from '@/server/sampling/generation';
 import { ZGenerationSpec } from '@/server/sampling/schemas';
 import { startWorker, type TRunningWorker } from '@/workers/run-worker';
 import { startApp, type TRunningApp } from '../helpers/app-process';
+import { findFreePort } from '@/db/embedded';
 import { setupTestDatabase } from '../helpers/db';
 import { stopDeployments, until } from '../helpers/rounds';
 import { callerFor, makeProject, makeUser, stopSharedQueue } from '../helpers/factories';
 import { signInOverHttp } from '../helpers/http-session';
-import { freePort, hostEnv, hostVenv, runPython, startTransformersServe, type TServedModels } from '../helpers/host-python';
+import { hostEnv, hostVenv, runPython, startTransformersServe, type TServedModels } from '../helpers/host-python';
 
 const venv = hostVenv();
 if (!venv) {
@@ -102,7 +103,7 @@ afterAll(async () => {
 describe.skipIf(!venv)('a real training round on CPU', () => {
   beforeAll(async () => {
     served = await startTransformersServe(venv!.bin, env);
-    deployPort = await freePort();
+    deployPort = await findFreePort();
   }, 120_000);
 
   it('trains, samples, evaluates, gates and registers for real, and the new policy answers the next round', async () => {
