@@ -9,3 +9,4 @@ export * from './enums';
 export * from './datasets';
 export * from './api-tokens';
 export * from './rounds';
+export * from './limits';

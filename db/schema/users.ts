@@ -13,6 +13,14 @@ export const users = pgTable(
     passwordHash: text().notNull(),
     role: userRole().notNull().default('annotator'),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    /** Set while the account is disabled: no sign-in, no session, no API token works. */
+    disabledAt: timestamp({ withTimezone: true }),
+    /**
+     * Sessions that signed in before this instant are refused (sign out everywhere, disabling).
+     * Kept to the millisecond, the precision of the sign-in time a session carries.
+     */
+    sessionsValidAfter: timestamp({ withTimezone: true }),
+    lastSignInAt: timestamp({ withTimezone: true }),
   },
   (t) => [uniqueIndex('users_email_key').on(t.email)],
 );
