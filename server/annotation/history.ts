@@ -4,6 +4,7 @@ import type { TStrength } from './strengths';
 
 export interface THistoryItem {
   judgmentId: number;
+  assignmentId: number;
   createdAt: string;
   /** The last user turn, shortened. */
   promptPreview: string;
@@ -17,9 +18,9 @@ export interface THistoryItem {
 /** An annotator's most recent judgments in a project (read-only, their own only). */
 export async function listRecentJudgments(db: TDb, input: { projectId: number; annotatorId: number; limit?: number }): Promise<THistoryItem[]> {
   const rows = await db.execute<{
-    id: number; created_at: Date; preview: string | null; responses: number; strength: TStrength | null; edited: boolean; flags: string[]; time_spent_ms: number;
+    id: number; assignment_id: number; created_at: Date; preview: string | null; responses: number; strength: TStrength | null; edited: boolean; flags: string[]; time_spent_ms: number;
   }>(sql`
-    select j.id, j.created_at, j.strength, j.edited_response_id is not null as edited, j.flags, j.time_spent_ms,
+    select j.id, j.assignment_id, j.created_at, j.strength, j.edited_response_id is not null as edited, j.flags, j.time_spent_ms,
       (select count(*)::int from comparison_responses cr where cr.comparison_id = j.comparison_id) as responses,
       (select left(m->>'content', 160) from jsonb_array_elements(p.messages) with ordinality as e(m, i)
         where m->>'role' = 'user' order by i desc limit 1) as preview
@@ -31,6 +32,7 @@ export async function listRecentJudgments(db: TDb, input: { projectId: number; a
     limit ${input.limit ?? 10}`);
   return rows.map((r) => ({
     judgmentId: Number(r.id),
+    assignmentId: Number(r.assignment_id),
     createdAt: new Date(r.created_at).toISOString(),
     promptPreview: r.preview ?? '',
     responses: r.responses,

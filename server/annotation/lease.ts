@@ -17,6 +17,15 @@ export function bigintArray(ids: readonly number[]) {
   return sql`${`{${ids.map((id) => Math.trunc(Number(id))).join(',')}}`}::bigint[]`;
 }
 
+/**
+ * The order an annotator's leases are served in: older leases first (the item on screen stays
+ * first), then by a hash of the assignment id, which annotators never see (they hold handles).
+ * Within one lease call that is a fixed pseudo-random order, the same on every re-lease, so the
+ * gold item's place in a batch is random yet stable; ordering by id would put it where it was
+ * inserted.
+ */
+const leaseOrder = sql`a.leased_at, md5(a.id::text)`;
+
 function shuffled<T>(items: readonly T[]): T[] {
   const out = [...items];
   for (let i = out.length - 1; i > 0; i--) {
@@ -84,7 +93,7 @@ async function leaseOnce(
       select a.id from assignments a join comparisons c on c.id = a.comparison_id
       where a.annotator_id = ${input.annotatorId} and c.project_id = ${input.projectId}
         and a.status = 'active' and a.expires_at > now()
-      order by a.leased_at, a.id`);
+      order by ${leaseOrder}`);
     const assignmentIds = held.map((r) => Number(r.id));
     // Gold items take the place of a new comparison at the project's rate, only among real work;
     // when this annotator has seen every gold item, the slot goes to a real comparison.
@@ -139,7 +148,11 @@ async function leaseOnce(
       }
     }
     if (goldId !== null) assignmentIds.push(goldId);
-    return loadLeasedComparisons(tx, assignmentIds);
+    // The gold row was inserted apart from the others: return the batch in an order that owes
+    // nothing to insertion (see leaseOrder), so gold's place in it varies.
+    const ordered = await tx.execute<{ id: number }>(sql`
+      select a.id from assignments a where a.id = any(${bigintArray(assignmentIds)}) order by ${leaseOrder}`);
+    return loadLeasedComparisons(tx, ordered.map((r) => Number(r.id)));
   });
 }
 

@@ -39,3 +39,10 @@ export const ZSkipInput = z.object({
   assignmentId: z.number().int().positive(),
   reason: z.string().trim().min(1, 'say why you skip').max(500),
 });
+
+/** The opaque handle a lease gives the annotator for one assignment (see handles.ts). */
+export const ZHandle = z.string().min(1).max(64);
+
+/** What an annotator sends: a handle in place of the assignment id. */
+export const ZSubmitByHandle = ZSubmitJudgment.omit({ assignmentId: true }).extend({ handle: ZHandle });
+export const ZSkipByHandle = ZSkipInput.omit({ assignmentId: true }).extend({ handle: ZHandle });

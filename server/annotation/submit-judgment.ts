@@ -28,8 +28,9 @@ export async function submitJudgment(db: TDb, input: { annotatorId: number } & T
       select comparison_id from assignments where id = ${data.assignmentId} and annotator_id = ${annotatorId}`);
     if (!assignment) throw new AppError('NOT_FOUND', 'no such assignment for this annotator', { field: 'assignmentId' });
 
-    const [comparison] = await tx.execute<{ project_id: number; prompt_id: number; judgment_count: number; judgments_required: number }>(sql`
-      select project_id, prompt_id, judgment_count, judgments_required from comparisons where id = ${assignment.comparison_id} for update`);
+    const [comparison] = await tx.execute<{ project_id: number; prompt_id: number; judgment_count: number; judgments_required: number; gold: boolean }>(sql`
+      select project_id, prompt_id, judgment_count, judgments_required, gold_choice is not null as gold
+      from comparisons where id = ${assignment.comparison_id} for update`);
     if (!comparison) throw new AppError('NOT_FOUND', 'the comparison no longer exists');
 
     const [previous] = await tx.execute<{ id: number; assignment_id: number }>(sql`
@@ -46,7 +47,9 @@ export async function submitJudgment(db: TDb, input: { annotatorId: number } & T
     if (!lease) throw new AppError('NOT_FOUND', 'no such assignment for this annotator', { field: 'assignmentId' });
     if (lease.status === 'submitted') throw new AppError('CONFLICT', 'this comparison was already judged by you');
     if (lease.status === 'skipped') throw new AppError('CONFLICT', 'you skipped this comparison');
-    if (lease.expired) {
+    // Gold is served to everyone, past its judgments required, so it has no slot to lose: were the
+    // capacity rule applied, a late answer on gold would be refused where an ordinary one is not.
+    if (lease.expired && !comparison.gold) {
       // A late submit is still welcome while nobody else has taken the freed slot.
       const [others] = await tx.execute<{ n: number }>(sql`
         select count(*)::int as n from assignments

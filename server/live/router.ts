@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ANY_MEMBER, requireProjectAccess } from '../auth/access';
-import { authedProcedure, router } from '../trpc';
+import { toAnnotatorItem } from '../annotation/handles';
+import { authedProcedure, rateLimited, router } from '../trpc';
 import { finalizeTurn } from './finalize-turn';
 import { ZUserMessage } from './schemas';
 import { getLiveSession } from './session';
@@ -19,6 +20,7 @@ export const liveRouter = router({
   }),
 
   startTurn: authedProcedure
+    .use(rateLimited('live-turns'))
     .input(ZProjectRef.extend({ message: ZUserMessage, parentTurnId: z.number().int().positive().optional() }))
     .mutation(async ({ ctx, input }) => {
       const { project } = await requireProjectAccess(ctx.db.db, ctx.user, input.project, ANY_MEMBER);
@@ -27,5 +29,5 @@ export const liveRouter = router({
 
   finalizeTurn: authedProcedure
     .input(z.object({ turnId: z.number().int().positive() }))
-    .mutation(({ ctx, input }) => finalizeTurn(ctx.db.db, { turnId: input.turnId, annotatorId: ctx.user.id })),
+    .mutation(async ({ ctx, input }) => toAnnotatorItem(await finalizeTurn(ctx.db.db, { turnId: input.turnId, annotatorId: ctx.user.id }), ctx.user.id)),
 });

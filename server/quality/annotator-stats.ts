@@ -188,6 +188,21 @@ export async function annotatorStats(handle: TDbHandle, projectId: number, optio
   });
 }
 
+/** What an annotator sees of their own figures: no contact details, no gold, no agreement. */
+export type TOwnStats = Omit<TAnnotatorStats, 'email' | 'name' | 'gold' | 'agreement'>;
+
+/**
+ * An annotator's own view. Gold accuracy and agreement change right after the one judgment that
+ * moved them, so showing them (or the low_gold flag) would tell the annotator which item was gold
+ * and its expected answer, or how other annotators labelled the item just judged: answers they
+ * could pass on. Delaying, thresholding or rounding the figures only makes that rarer, and a
+ * figure seen a day late helps nobody judge better; admins see both and coach from them.
+ */
+export function ownStats(stats: TAnnotatorStats): TOwnStats {
+  const { email: _email, name: _name, gold: _gold, agreement: _agreement, flags, ...rest } = stats;
+  return { ...rest, flags: flags.filter((flag) => flag !== 'low_gold') };
+}
+
 /** The anomaly flags of one annotator's figures, by `anomalyThresholds` (and gold.ts for gold). */
 export function anomaliesOf(s: Pick<TAnnotatorStats, 'judgments' | 'medianTimeMs' | 'position' | 'strengths' | 'gold'>): TAnomalyFlag[] {
   const t = anomalyThresholds;

@@ -9,7 +9,7 @@ const appUrl = appUrlOf();
 const slug = 'annotator-stats';
 const strengths = ['significantly_better', 'better', 'slightly_better', 'marginally_better'] as const;
 
-type TLeaseItem = { assignmentId: number; responses: { messages: { content: string }[] }[] };
+type TLeaseItem = { handle: string; responses: { messages: { content: string }[] }[] };
 
 const lines = Array.from({ length: 30 }, (_, i) => ({
   id: `s${i}`,
@@ -27,7 +27,7 @@ async function judge(context: BrowserContext, count: number, choose: (item: TLea
     const item = items[0];
     if (!item) return;
     const { position, strength, ms } = choose(item, n);
-    await trpcMutation(context.request, appUrl, 'annotation.submit', { assignmentId: item.assignmentId, clientSubmissionId: crypto.randomUUID(), chosenPosition: position, strength, timeSpentMs: ms });
+    await trpcMutation(context.request, appUrl, 'annotation.submit', { handle: item.handle, clientSubmissionId: crypto.randomUUID(), chosenPosition: position, strength, timeSpentMs: ms });
   }
 }
 

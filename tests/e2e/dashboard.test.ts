@@ -13,7 +13,7 @@ const slug = 'dash';
 const models = ['alpha-8b', 'beta-8b', 'gamma-8b'] as const;
 const strengths = ['significantly_better', 'better', 'slightly_better', 'marginally_better'] as const;
 
-type TLeaseItem = { assignmentId: number; responses: { messages: { content: string }[] }[] };
+type TLeaseItem = { handle: string; responses: { messages: { content: string }[] }[] };
 
 /** 24 comparisons between three models, every answer saying who wrote it; two topics. */
 function comparisonLines(): string[] {
@@ -63,7 +63,7 @@ describe('the project dashboard', () => {
       let chosen = rank(0) < rank(1) ? 0 : 1;
       if (disagreeEvery && n % disagreeEvery === disagreeEvery - 1) chosen = 1 - chosen;
       await trpcMutation(context.request, appUrl, 'annotation.submit', {
-        assignmentId: item.assignmentId,
+        handle: item.handle,
         clientSubmissionId: crypto.randomUUID(),
         chosenPosition: chosen,
         strength: strengths[n % 7 < 3 ? 1 : n % 7 < 5 ? 0 : n % 7 < 6 ? 2 : 3],

@@ -10,7 +10,7 @@ const strengths = ['significantly_better', 'better', 'slightly_better', 'margina
 /** A version name is untrusted text: it must show as these characters, never as markup. */
 const hostileName = 'rm <img src=x onerror=alert(1)> round 1';
 
-type TLeaseItem = { assignmentId: number; responses: { messages: { content: string }[] }[] };
+type TLeaseItem = { handle: string; responses: { messages: { content: string }[] }[] };
 
 /** Eight comparisons of two models; every answer names its model. */
 const comparisons = Array.from({ length: 8 }, (_, i) => ({
@@ -31,7 +31,7 @@ async function judgeAll(context: BrowserContext): Promise<number> {
     if (!item) break;
     const alpha = item.responses[0]!.messages[0]!.content.startsWith('alpha-7b') ? 0 : 1;
     await trpcMutation(context.request, appUrl, 'annotation.submit', {
-      assignmentId: item.assignmentId,
+      handle: item.handle,
       clientSubmissionId: crypto.randomUUID(),
       chosenPosition: alpha,
       strength: strengths[n % 4],

@@ -268,14 +268,14 @@ describe('rendering safety: hostile model output and imported text', () => {
 
   /** The comparison on screen is the annotator's oldest lease: identify it and skip it through the API. */
   async function skipCurrent(reason: string): Promise<string> {
-    const { items } = await trpcMutation<{ items: { assignmentId: number; prompt: { role: string; content: string }[] }[] }>(context.request, appUrl, 'annotation.lease', {
+    const { items } = await trpcMutation<{ items: { handle: string; prompt: { role: string; content: string }[] }[] }>(context.request, appUrl, 'annotation.lease', {
       project: slug,
       want: 2,
     });
     const current = items[0];
     if (!current) throw new Error('no lease to skip');
-    const caseId = /Case ([a-z0-9-]+):/.exec(current.prompt.map((m) => m.content).join('\n'))?.[1] ?? `assignment ${current.assignmentId}`;
-    await trpcMutation(context.request, appUrl, 'annotation.skip', { assignmentId: current.assignmentId, reason });
+    const caseId = /Case ([a-z0-9-]+):/.exec(current.prompt.map((m) => m.content).join('\n'))?.[1] ?? `assignment ${current.handle}`;
+    await trpcMutation(context.request, appUrl, 'annotation.skip', { handle: current.handle, reason });
     return caseId;
   }
 

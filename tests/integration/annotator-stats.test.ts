@@ -275,13 +275,21 @@ describe('the annotators router', () => {
     const mine = await caller(users.lefty).annotators.mine({ project: project.slug });
     expect(mine.stats.annotatorId).toBe(users.lefty.id);
     expect(mine.stats).not.toHaveProperty('email');
-    const { email: _e, name: _n, ...expected } = stats.get(users.lefty.id)!;
+    const { email: _e, name: _n, gold: _g, agreement: _a, ...expected } = stats.get(users.lefty.id)!;
     expect(mine.stats).toEqual(expected);
     expect(mine.thresholds.tooFast.medianMsBelow).toBe(4000);
     // Nothing in the answer mentions another annotator.
     const text = JSON.stringify(mine);
     for (const other of [users.careful, users.fast, users.mono, users.skipper]) expect(text).not.toContain(other.email);
     expect((await caller(users.reviewer).annotators.mine({ project: project.slug })).stats).toMatchObject({ annotatorId: users.reviewer.id, judgments: 0 });
+  });
+
+  it('mine: no gold accuracy, agreement or low_gold flag, which would tell which item was gold', async () => {
+    const { stats: fast } = await caller(users.fast).annotators.mine({ project: project.slug });
+    expect(stats.get(users.fast.id)!.flags).toContain('low_gold');
+    expect(fast).not.toHaveProperty('gold');
+    expect(fast).not.toHaveProperty('agreement');
+    expect(fast.flags).toEqual(['too_fast']);
   });
 
   it('all: every annotator with emails for project and platform admins; FORBIDDEN to annotators, NOT_FOUND to outsiders', async () => {

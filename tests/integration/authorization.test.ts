@@ -3,6 +3,7 @@ import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ZodError } from 'zod';
+import { assignmentOfHandle } from '@/server/annotation/handles';
 import { localArtifactStore } from '@/server/artifacts/store';
 import { AppError } from '@/server/errors';
 import type { TProject } from '@/server/projects/projects';
@@ -31,8 +32,8 @@ async function rejection(call: Promise<unknown>): Promise<TRPCError> {
 const refusal = async (call: Promise<unknown>): Promise<TRPCError['code']> => (await rejection(call)).code;
 
 const caller = (user: TSessionUser | null) => callerFor(db.current.handle, db.current.url, user);
-const submission = (assignmentId: number, chosenPosition = 0) => ({
-  assignmentId,
+const submission = (handle: string, chosenPosition = 0) => ({
+  handle,
   clientSubmissionId: crypto.randomUUID(),
   chosenPosition,
   strength: 'better' as const,
@@ -72,7 +73,7 @@ describe('signed out', () => {
       refusal(anonymous.projects.list()),
       refusal(anonymous.projects.get({ project: slug })),
       refusal(anonymous.annotation.lease({ project: slug })),
-      refusal(anonymous.annotation.submit(submission(1))),
+      refusal(anonymous.annotation.submit(submission('not-a-handle'))),
       refusal(anonymous.exports.list({ project: slug })),
       refusal(anonymous.exports.request({ project: slug })),
     ]);
@@ -121,7 +122,7 @@ describe('an annotator member', () => {
     expect(items).toHaveLength(1);
     const [item] = items;
     expect(item!.responses).toHaveLength(2);
-    const result = await annotator.annotation.submit(submission(item!.assignmentId, 1));
+    const result = await annotator.annotation.submit(submission(item!.handle, 1));
     expect(result).toMatchObject({ duplicate: false });
     expect(await annotator.annotation.progress({ project: project.slug })).toMatchObject({ total: 1 });
   });
@@ -167,13 +168,13 @@ describe('a user outside the project', () => {
     const { items } = await caller(member).annotation.lease({ project: project.slug, want: 1 });
     const [item] = items;
     expect(item).toBeDefined();
-    expect(await refusal(caller(outsider).annotation.submit(submission(item!.assignmentId)))).toBe('NOT_FOUND');
+    expect(await refusal(caller(outsider).annotation.submit(submission(item!.handle)))).toBe('NOT_FOUND');
     // Not even another member of the same project may submit it.
-    expect(await refusal(caller(projectAdmin).annotation.submit(submission(item!.assignmentId)))).toBe('NOT_FOUND');
-    const [row] = await db.current.handle.sql`select count(*)::int as n from judgments where assignment_id = ${item!.assignmentId}`;
+    expect(await refusal(caller(projectAdmin).annotation.submit(submission(item!.handle)))).toBe('NOT_FOUND');
+    const [row] = await db.current.handle.sql`select count(*)::int as n from judgments where assignment_id = ${assignmentOfHandle(item!.handle, member.id)}`;
     expect(row).toEqual({ n: 0 });
     // The rightful annotator still can.
-    await expect(caller(member).annotation.submit(submission(item!.assignmentId))).resolves.toMatchObject({ duplicate: false });
+    await expect(caller(member).annotation.submit(submission(item!.handle))).resolves.toMatchObject({ duplicate: false });
   });
 });
 
@@ -241,14 +242,15 @@ describe('bad input', () => {
 
   it('a bad submit (position out of range) is a BAD_REQUEST, not a 500', async () => {
     const { items } = await caller(member).annotation.lease({ project: project.slug, want: 1 });
-    const assignmentId = items[0]!.assignmentId;
+    const handle = items[0]!.handle;
+    const assignmentId = assignmentOfHandle(handle, member.id);
     // Beyond any comparison (positions are 0..7): refused by the procedure's schema.
-    const outOfSchema = await rejection(caller(member).annotation.submit({ ...submission(assignmentId), chosenPosition: 8 }));
+    const outOfSchema = await rejection(caller(member).annotation.submit({ ...submission(handle), chosenPosition: 8 }));
     expect(outOfSchema.code).toBe('BAD_REQUEST');
     expect(outOfSchema.cause).toBeInstanceOf(ZodError);
     expect((outOfSchema.cause as ZodError).issues[0]?.path).toEqual(['chosenPosition']);
     // A valid position, but not for a pair (0 or 1): refused by the service, naming the field.
-    const outOfPair = await rejection(caller(member).annotation.submit({ ...submission(assignmentId), chosenPosition: 2 }));
+    const outOfPair = await rejection(caller(member).annotation.submit({ ...submission(handle), chosenPosition: 2 }));
     expect(outOfPair.code).toBe('BAD_REQUEST');
     expect(outOfPair.cause).toBeInstanceOf(AppError);
     expect((outOfPair.cause as AppError).field).toBe('chosenPosition');

@@ -12,6 +12,7 @@ import type { TProject } from '@/server/projects/projects';
 import type { TSessionUser } from '@/server/users/schemas';
 import { startWorker, type TRunningWorker } from '@/workers/run-worker';
 import { setupTestDatabase } from '../helpers/db';
+import { resolveHandle } from '../helpers/handles';
 import { callerFor, comparisonLines, importLines, makeProject, makeUser, stopSharedQueue } from '../helpers/factories';
 
 const db = setupTestDatabase();
@@ -87,7 +88,7 @@ describe('the export-project job, run by the worker', () => {
       const position = i % 3 === 0 ? 1 : 0;
       const strength = strengths[i % strengths.length]!;
       const { judgmentId } = await caller(annotator).annotation.submit({
-        assignmentId: item.assignmentId,
+        handle: item.handle,
         clientSubmissionId: crypto.randomUUID(),
         chosenPosition: position,
         strength,
@@ -100,7 +101,7 @@ describe('the export-project job, run by the worker', () => {
         rejected,
         metadata: {
           judgment_id: judgmentId,
-          comparison_id: item.comparisonId,
+          comparison_id: (await resolveHandle(db.current.handle, item.handle, annotator.id)).comparisonId,
           comparison_external_id: `job-${item.prompt[0]!.content.split(' ').at(-1)}`,
           annotator_id: annotator.id,
           strength,
@@ -165,7 +166,7 @@ describe('the export-project job, run by the worker', () => {
     await importLines(handle, project, comparisonLines(1, 'again'));
     const { items } = await caller(annotator).annotation.lease({ project: project.slug, want: 1 });
     await caller(annotator).annotation.submit({
-      assignmentId: items[0]!.assignmentId,
+      handle: items[0]!.handle,
       clientSubmissionId: crypto.randomUUID(),
       chosenPosition: 0,
       strength: 'better',
@@ -180,7 +181,7 @@ describe('the export-project job, run by the worker', () => {
     await importLines(handle, project, comparisonLines(1, 'later'));
     const [later] = (await caller(annotator).annotation.lease({ project: project.slug, want: 1 })).items;
     await caller(annotator).annotation.submit({
-      assignmentId: later!.assignmentId,
+      handle: later!.handle,
       clientSubmissionId: crypto.randomUUID(),
       chosenPosition: 1,
       strength: 'better',

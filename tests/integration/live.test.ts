@@ -9,6 +9,7 @@ import { setProjectModels } from '@/server/models/models';
 import { updateProject, type TProject } from '@/server/projects/projects';
 import type { TSessionUser } from '@/server/users/schemas';
 import { setupTestDatabase } from '../helpers/db';
+import { resolveHandle } from '../helpers/handles';
 import { callerFor, makeProject, makeUser, stopSharedQueue } from '../helpers/factories';
 import { runCli } from '../helpers/cli';
 import { startFakeOpenAi, type TFakeOpenAi } from '../helpers/fake-openai';
@@ -170,12 +171,12 @@ describe('a live turn', () => {
     expect(item.responses.map((r) => r.messages[0]!.content)).toEqual([a.text, b.text]);
     const [comparison] = await db.current.handle.db.execute<{ judgments_required: number; metadata: unknown; responses: string[] }>(sql`
       select c.judgments_required, c.metadata, array(select response_id::text from comparison_responses where comparison_id = c.id order by position) as responses
-      from comparisons c where c.id = ${item.comparisonId}`);
+      from comparisons c where c.id = ${(await resolveHandle(db.current.handle, item.handle, annotator.id)).comparisonId}`);
     expect(comparison).toMatchObject({ judgments_required: 1, metadata: { live: true, turn_id: turnId } });
     expect(comparison!.responses.map(Number)).toEqual(row.responseIds);
-    // Idempotent: the same comparison and assignment again.
+    // Idempotent: the same comparison and assignment (so the same handle) again.
     const again = await caller(annotator).live.finalizeTurn({ turnId });
-    expect([again.assignmentId, again.comparisonId]).toEqual([item.assignmentId, item.comparisonId]);
+    expect(again.handle).toBe(item.handle);
   });
 
   it('uses both models over many turns and never the same one twice in a turn', async () => {
@@ -193,7 +194,7 @@ describe('a live turn', () => {
   it('continues the conversation on top of the edited response, or the chosen one', async () => {
     const first = await answeredTurn(annotator, 'Name a prime.');
     await caller(annotator).annotation.submit({
-      assignmentId: first.item.assignmentId,
+      handle: first.item.handle,
       clientSubmissionId: crypto.randomUUID(),
       chosenPosition: 1,
       strength: 'better',
@@ -219,7 +220,7 @@ describe('a live turn', () => {
     for (const request of fake.requests.slice(before)) expect(request.body.messages).toEqual(expectedPrompt);
 
     // Without an edit the chosen response carries on.
-    await caller(annotator).annotation.submit({ assignmentId: second.item.assignmentId, clientSubmissionId: crypto.randomUUID(), chosenPosition: 0, strength: 'slightly_better', timeSpentMs: 500 });
+    await caller(annotator).annotation.submit({ handle: second.item.handle, clientSubmissionId: crypto.randomUUID(), chosenPosition: 0, strength: 'slightly_better', timeSpentMs: 500 });
     const { turnId: third } = await caller(annotator).live.startTurn({ project: project.slug, message: 'Thanks.', parentTurnId: second.turnId });
     expect((await turnRow(third)).prompt).toEqual([...expectedPrompt, second.item.responses[0]!.messages[0], { role: 'user', content: 'Thanks.' }]);
   });
@@ -259,19 +260,21 @@ describe('a live turn', () => {
 
   it('never offers a live turn’s comparison to other annotators through the queue, even after its lease expired', async () => {
     const mine = await answeredTurn(annotator, 'Only for me to judge');
-    await db.current.handle.db.execute(sql`update assignments set expires_at = now() - interval '1 second' where id = ${mine.item.assignmentId}`);
+    const { assignmentId, comparisonId } = await resolveHandle(db.current.handle, mine.item.handle, annotator.id);
+    await db.current.handle.db.execute(sql`update assignments set expires_at = now() - interval '1 second' where id = ${assignmentId}`);
     const offered = await caller(other).annotation.lease({ project: project.slug, want: 5 });
-    expect(offered.items.map((i) => i.comparisonId)).not.toContain(mine.item.comparisonId);
+    const offeredComparisons = await Promise.all(offered.items.map(async (i) => (await resolveHandle(db.current.handle, i.handle, other.id)).comparisonId));
+    expect(offeredComparisons).not.toContain(comparisonId);
   });
 
   it('keeps each annotator’s turns to themselves', async () => {
     const mine = await answeredTurn(annotator, 'Mine only');
-    await caller(annotator).annotation.submit({ assignmentId: mine.item.assignmentId, clientSubmissionId: crypto.randomUUID(), chosenPosition: 0, strength: 'better', timeSpentMs: 1 });
+    await caller(annotator).annotation.submit({ handle: mine.item.handle, clientSubmissionId: crypto.randomUUID(), chosenPosition: 0, strength: 'better', timeSpentMs: 1 });
     const requests = fake.requests.length;
     expect(await refusal(liveSideResponse(db.current.handle.db, { annotatorId: other.id, turn: String(mine.turnId), side: '0' }))).toBe('NOT_FOUND');
     expect(await refusal(caller(other).live.finalizeTurn({ turnId: mine.turnId }))).toBe('NOT_FOUND');
     expect(await refusal(caller(other).live.startTurn({ project: project.slug, message: 'hijack', parentTurnId: mine.turnId }))).toBe('NOT_FOUND');
-    expect(await refusal(caller(other).annotation.submit({ assignmentId: mine.item.assignmentId, clientSubmissionId: crypto.randomUUID(), chosenPosition: 0, strength: 'better', timeSpentMs: 1 }))).toBe('NOT_FOUND');
+    expect(await refusal(caller(other).annotation.submit({ handle: mine.item.handle, clientSubmissionId: crypto.randomUUID(), chosenPosition: 0, strength: 'better', timeSpentMs: 1 }))).toBe('NOT_FOUND');
     const outsider = await makeUser(db.current.handle);
     expect(await refusal(caller(outsider).live.startTurn({ project: project.slug, message: 'hi' }))).toBe('NOT_FOUND');
     expect(await refusal(caller(outsider).live.session({ project: project.slug }))).toBe('NOT_FOUND');
@@ -370,7 +373,7 @@ describe('what leaves the server', () => {
     for (const side of [0, 1]) annotatorOutputs.push(await streamSide(annotator, started.turnId, side));
     const item = await caller(annotator).live.finalizeTurn({ turnId: started.turnId });
     annotatorOutputs.push(item, await caller(annotator).live.session({ project: project.slug }));
-    await caller(annotator).annotation.submit({ assignmentId: item.assignmentId, clientSubmissionId: crypto.randomUUID(), chosenPosition: 1, strength: 'better', timeSpentMs: 1 });
+    await caller(annotator).annotation.submit({ handle: item.handle, clientSubmissionId: crypto.randomUUID(), chosenPosition: 1, strength: 'better', timeSpentMs: 1 });
     annotatorOutputs.push(await caller(annotator).live.session({ project: project.slug }));
     annotatorOutputs.push(await caller(annotator).annotation.history({ project: project.slug }));
 

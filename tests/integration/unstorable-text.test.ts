@@ -18,7 +18,7 @@ describe('text PostgreSQL cannot store', () => {
     const { handle, url } = db.current;
     const annotator = callerFor(handle, url, await makeUser(handle));
     await expect(annotator.annotation.lease({ project: 'p\u0000', want: 1 })).rejects.toMatchObject({ code: 'BAD_REQUEST', message: 'project: contains a NUL character, which text cannot hold' });
-    await expect(annotator.annotation.submit({ assignmentId: 1, clientSubmissionId: 'abcdefgh-1', chosenPosition: 0, strength: 'better', rationale: 'because \uD800', timeSpentMs: 5 })).rejects.toMatchObject({
+    await expect(annotator.annotation.submit({ handle: 'AAAAAAAAAAAAAAAAAAAAAA', clientSubmissionId: 'abcdefgh-1', chosenPosition: 0, strength: 'better', rationale: 'because \uD800', timeSpentMs: 5 })).rejects.toMatchObject({
       code: 'BAD_REQUEST',
       message: expect.stringMatching(/^rationale: .*surrogate/),
     });

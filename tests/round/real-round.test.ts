@@ -138,7 +138,7 @@ describe.skipIf(!venv)('a real training round on CPU', () => {
     timings.push(`web app started (and built when stale): ${((Date.now() - appStart) / 1000).toFixed(1)} s`);
     let labelled = 0;
     let decisive = 0;
-    type TLease = { items: { assignmentId: number; responses: { messages: TMessage[] }[] }[] };
+    type TLease = { items: { handle: string; responses: { messages: TMessage[] }[] }[] };
     const sessions = await Promise.all(annotators.map((annotator) => signInOverHttp(app!.baseUrl, annotator.email, 'correct horse battery')));
     const callers = sessions.map((session) => ({
       annotation: {
@@ -159,7 +159,7 @@ describe.skipIf(!venv)('a real training round on CPU', () => {
       const says = item.responses.map((r) => r.messages.map((m) => m.content).join(' ').toLowerCase().includes(MARKER));
       const clear = says[0] !== says[1];
       const chosen = clear ? (says[0] ? 0 : 1) : Math.floor(random() * 2);
-      await caller.annotation.submit({ assignmentId: item.assignmentId, clientSubmissionId: `simulated-${turn}-${item.assignmentId}`, chosenPosition: chosen, strength: clear ? 'significantly_better' : 'marginally_better', timeSpentMs: 1000 });
+      await caller.annotation.submit({ handle: item.handle, clientSubmissionId: `simulated-${turn}-${item.handle}`, chosenPosition: chosen, strength: clear ? 'significantly_better' : 'marginally_better', timeSpentMs: 1000 });
       labelled += 1;
       if (clear) decisive += 1;
     }

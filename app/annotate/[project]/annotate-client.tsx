@@ -4,7 +4,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useTRPC } from '@/app/_trpc/client';
-import type { TLeasedComparison } from '@/server/annotation/lease';
+import type { TAnnotatorItem } from '@/server/annotation/handles';
 import { GuidelinesPanel, useGuidelines } from './guidelines-panel';
 import { HistoryPanel } from './history-panel';
 import { JudgeComparison } from './judge-comparison';
@@ -16,12 +16,12 @@ import type { TClientVerdict, TRules } from './verdict-types';
 export function AnnotateClient({ project, projectName, rules }: { project: string; projectName: string; rules: TRules }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const [queue, setQueue] = useState<TLeasedComparison[] | null>(null);
+  const [queue, setQueue] = useState<TAnnotatorItem[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [paused, setPaused] = useState(false);
   const [panel, setPanel] = useState<'help' | 'guidelines' | 'history' | 'stats' | null>(null);
   // Submitted or skipped locally but maybe not yet on the server: never show these again.
-  const done = useRef(new Set<number>());
+  const done = useRef(new Set<string>());
   const guidelines = useGuidelines(project);
 
   const progress = useQuery(trpc.annotation.progress.queryOptions({ project }));
@@ -34,10 +34,10 @@ export function AnnotateClient({ project, projectName, rules }: { project: strin
       const { items, paused: isPaused } = await lease.mutateAsync({ project, want: 2 });
       setPaused(isPaused);
       setQueue((current) => {
-        const fresh = items.filter((item) => !done.current.has(item.assignmentId));
+        const fresh = items.filter((item) => !done.current.has(item.handle));
         // Keep what is on screen in place; append what is new.
-        const kept = (current ?? []).filter((item) => fresh.some((f) => f.assignmentId === item.assignmentId));
-        const added = fresh.filter((f) => !kept.some((k) => k.assignmentId === f.assignmentId));
+        const kept = (current ?? []).filter((item) => fresh.some((f) => f.handle === item.handle));
+        const added = fresh.filter((f) => !kept.some((k) => k.handle === f.handle));
         return [...kept, ...added];
       });
     } catch (e) {
@@ -56,9 +56,9 @@ export function AnnotateClient({ project, projectName, rules }: { project: strin
 
   /** Shows the next comparison now and saves in the background; a failed save brings this one back. */
   const advance = useCallback(
-    (item: TLeasedComparison, save: () => Promise<unknown>, what: string) => {
-      done.current.add(item.assignmentId);
-      setQueue((q) => (q ?? []).filter((i) => i.assignmentId !== item.assignmentId));
+    (item: TAnnotatorItem, save: () => Promise<unknown>, what: string) => {
+      done.current.add(item.handle);
+      setQueue((q) => (q ?? []).filter((i) => i.handle !== item.handle));
       setError(null);
       save().then(
         () => {
@@ -67,7 +67,7 @@ export function AnnotateClient({ project, projectName, rules }: { project: strin
           void refill();
         },
         (e: Error) => {
-          done.current.delete(item.assignmentId);
+          done.current.delete(item.handle);
           setError(`Your ${what} could not be saved: ${e.message}`);
           void refill();
         },
@@ -77,12 +77,12 @@ export function AnnotateClient({ project, projectName, rules }: { project: strin
   );
 
   const onSubmit = useCallback(
-    (item: TLeasedComparison, verdict: TClientVerdict) =>
-      advance(item, () => submit.mutateAsync({ assignmentId: item.assignmentId, clientSubmissionId: crypto.randomUUID(), ...verdict }), 'judgment'),
+    (item: TAnnotatorItem, verdict: TClientVerdict) =>
+      advance(item, () => submit.mutateAsync({ handle: item.handle, clientSubmissionId: crypto.randomUUID(), ...verdict }), 'judgment'),
     [advance, submit],
   );
   const onSkip = useCallback(
-    (item: TLeasedComparison, reason: string) => advance(item, () => skip.mutateAsync({ assignmentId: item.assignmentId, reason }), 'skip'),
+    (item: TAnnotatorItem, reason: string) => advance(item, () => skip.mutateAsync({ handle: item.handle, reason }), 'skip'),
     [advance, skip],
   );
   const toggleHelp = useCallback(() => setPanel((p) => (p === 'help' ? null : 'help')), []);
@@ -137,11 +137,11 @@ export function AnnotateClient({ project, projectName, rules }: { project: strin
         </section>
       );
   } else {
-    body = <JudgeComparison key={current.assignmentId} item={current} rules={rules} onSubmit={onSubmit} onSkip={onSkip} onToggleHelp={toggleHelp} />;
+    body = <JudgeComparison key={current.handle} item={current} rules={rules} onSubmit={onSubmit} onSkip={onSkip} onToggleHelp={toggleHelp} />;
   }
 
   return (
-    <main className="mx-auto max-w-[96rem] px-4 py-6" data-assignment={current?.assignmentId}>
+    <main className="mx-auto max-w-[96rem] px-4 py-6" data-assignment={current?.handle}>
       {header}
       {error && (
         <p role="alert" className="mb-4 rounded border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-700">

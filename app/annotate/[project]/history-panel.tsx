@@ -21,7 +21,7 @@ export function HistoryPanel({ project, onClose }: { project: string; onClose: (
       {history.data?.length === 0 && <p className="text-sm text-slate-500">None yet.</p>}
       <ol className="space-y-2 text-sm">
         {history.data?.map((h) => (
-          <li key={h.judgmentId} className="rounded border border-slate-100 p-2">
+          <li key={h.handle} className="rounded border border-slate-100 p-2">
             <div className="line-clamp-2 text-slate-800">{h.promptPreview || '(no user message)'}</div>
             <div className="mt-1 flex flex-wrap gap-x-3 text-xs text-slate-500">
               <span>{new Date(h.createdAt).toLocaleTimeString()}</span>

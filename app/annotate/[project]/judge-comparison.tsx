@@ -4,7 +4,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { Conversation, ResponseMessage } from '@/app/_components/messages';
 import { judgmentFlags, type TJudgmentFlag } from '@/db/schema/constants';
 import type { TMessage } from '@/db/schema';
-import type { TLeasedComparison } from '@/server/annotation/lease';
+import type { TAnnotatorItem } from '@/server/annotation/handles';
 import { strengths, type TStrength } from '@/server/annotation/strengths';
 import { StrengthButtons } from '@/app/_components/strength-buttons';
 import { EditPanel } from './edit-panel';
@@ -36,10 +36,10 @@ export function JudgeComparison({
   onSkip,
   onToggleHelp,
 }: {
-  item: TLeasedComparison;
+  item: TAnnotatorItem;
   rules: TRules;
-  onSubmit: (item: TLeasedComparison, verdict: TClientVerdict) => void;
-  onSkip?: (item: TLeasedComparison, reason: string) => void;
+  onSubmit: (item: TAnnotatorItem, verdict: TClientVerdict) => void;
+  onSkip?: (item: TAnnotatorItem, reason: string) => void;
   onToggleHelp: () => void;
 }) {
   const count = item.responses.length;

@@ -5,7 +5,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { Conversation } from '@/app/_components/messages';
 import { useTRPC } from '@/app/_trpc/client';
 import type { TMessage } from '@/db/schema';
-import type { TLeasedComparison } from '@/server/annotation/lease';
+import type { TAnnotatorItem } from '@/server/annotation/handles';
 import type { TLiveSession } from '@/server/live/session';
 import { GuidelinesPanel, useGuidelines } from './guidelines-panel';
 import { JudgeComparison } from './judge-comparison';
@@ -18,7 +18,7 @@ import type { TClientVerdict, TRules } from './verdict-types';
 type TPhase =
   | { kind: 'compose' }
   | { kind: 'answering'; turnId: number; prompt: TMessage[]; sides: TSideState[]; finalizeError?: string }
-  | { kind: 'judging'; turnId: number; item: TLeasedComparison };
+  | { kind: 'judging'; turnId: number; item: TAnnotatorItem };
 
 const SIDES = [0, 1] as const;
 // Deltas are drawn at most this often: re-rendering markdown per token would be wasted work.
@@ -71,7 +71,7 @@ function LiveConversation({ project, projectName, rules, initial }: { project: s
   const streams = useRef<(AbortController | null)[]>([null, null]);
   const finalizing = useRef<number | null>(null);
   // One submission id per assignment: a retried save of the same judgment is stored once.
-  const submissionIds = useRef(new Map<number, string>());
+  const submissionIds = useRef(new Map<string, string>());
 
   const updateSide = useCallback((turnId: number, side: 0 | 1, update: (s: TSideState) => TSideState) => {
     setPhase((p) => (p.kind === 'answering' && p.turnId === turnId ? { ...p, sides: p.sides.map((s, i) => (i === side ? update(s) : s)) } : p));
@@ -160,15 +160,15 @@ function LiveConversation({ project, projectName, rules, initial }: { project: s
 
   const savingNow = useRef(false);
   const onSubmit = useCallback(
-    (item: TLeasedComparison, verdict: TClientVerdict) => {
+    (item: TAnnotatorItem, verdict: TClientVerdict) => {
       if (savingNow.current) return;
       savingNow.current = true;
       setSaving(true);
       setError(null);
-      const clientSubmissionId = submissionIds.current.get(item.assignmentId) ?? crypto.randomUUID();
-      submissionIds.current.set(item.assignmentId, clientSubmissionId);
+      const clientSubmissionId = submissionIds.current.get(item.handle) ?? crypto.randomUUID();
+      submissionIds.current.set(item.handle, clientSubmissionId);
       submit
-        .mutateAsync({ assignmentId: item.assignmentId, clientSubmissionId, ...verdict })
+        .mutateAsync({ handle: item.handle, clientSubmissionId, ...verdict })
         .then(
           // The server knows what the conversation continues with: the edit if any, else the chosen answer.
           () =>
@@ -218,11 +218,11 @@ function LiveConversation({ project, projectName, rules, initial }: { project: s
       </>
     );
   } else {
-    body = <JudgeComparison key={phase.item.assignmentId} item={phase.item} rules={rules} onSubmit={onSubmit} onToggleHelp={toggleHelp} />;
+    body = <JudgeComparison key={phase.item.handle} item={phase.item} rules={rules} onSubmit={onSubmit} onToggleHelp={toggleHelp} />;
   }
 
   return (
-    <main className="mx-auto max-w-[96rem] px-4 py-6" data-live-phase={phase.kind} data-assignment={phase.kind === 'judging' ? phase.item.assignmentId : undefined}>
+    <main className="mx-auto max-w-[96rem] px-4 py-6" data-live-phase={phase.kind} data-assignment={phase.kind === 'judging' ? phase.item.handle : undefined}>
       <div className="mb-4 flex flex-wrap items-center gap-3">
         <h1 className="text-lg font-semibold">{projectName}</h1>
         <span className="rounded bg-blue-50 px-2 py-0.5 text-xs font-medium text-blue-700">Live</span>

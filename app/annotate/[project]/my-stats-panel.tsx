@@ -70,18 +70,9 @@ export function MyStatsPanel({ project, onClose }: { project: string; onClose: (
           )}
 
           <dl className="space-y-1">
-            {s.gold && (
-              <Row label="Check items" testId="my-gold">
-                {s.gold.correct} of {s.gold.answered} as expected ({percent(s.gold.accuracy)})
-              </Row>
-            )}
-            <Row label="Agreement with others" testId="my-agreement">
-              {s.agreement.rate === null ? <span className="text-slate-500">not yet (nobody else judged the same comparisons)</span> : `${percent(s.agreement.rate)} over ${s.agreement.pairs.toLocaleString()} paired judgments`}
-            </Row>
             <Row label="Edited">{`${s.edits.toLocaleString()} (${percent(s.editRate)})`}</Row>
             <Row label="Skipped">{s.skips.toLocaleString()}</Row>
           </dl>
-          {flags.has('low_gold') && <Note>Several check items were answered differently from the expected answer. Please read the guidelines again.</Note>}
         </div>
       )}
     </section>
