@@ -24,6 +24,7 @@ import { registerDatasetCommands } from './datasets/cli-commands';
 import { registerExecutorCommands } from './executors/cli-commands';
 import { registerRoundCommands } from './rounds/cli-commands';
 import { registerGenerateCommand } from './sampling/cli-commands';
+import { registerUserCommands } from './users/cli-commands';
 import { addMember, createProject, requireProjectBySlug } from './projects/projects';
 import { roles } from './users/schemas';
 import { createUser, firstPlatformAdmin, requireUserByEmail } from './users/users';
@@ -359,5 +360,6 @@ registerTokenCommands(program);
 registerExecutorCommands(program);
 registerRoundCommands(program);
 registerGenerateCommand(program);
+registerUserCommands(program);
 
 program.parseAsync(process.argv).catch(reportCliError);

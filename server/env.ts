@@ -6,6 +6,17 @@ function blankAsUndefined<T extends z.ZodType>(schema: T) {
   return z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : typeof v === 'string' ? v.trim() : v), schema);
 }
 
+/** A rate limit: `<requests>/<seconds>`, e.g. `10/60`; `off` for none. */
+const ZRateLimit = z
+  .string()
+  .regex(/^(off|[1-9]\d*\/[1-9]\d*)$/, 'must be <requests>/<seconds>, e.g. 10/60, or off')
+  .transform((v) => {
+    if (v === 'off') return null;
+    const [limit, windowS] = v.split('/').map(Number) as [number, number];
+    return { limit, windowS };
+  });
+export type TRateLimit = { limit: number; windowS: number };
+
 /**
  * Every environment variable Pairwise reads, validated in one place.
  * Parsed lazily so that `next build` and unit tests do not need a database URL.
@@ -45,6 +56,28 @@ const ZEnv = z.object({
     .transform((v) => v?.trim() || undefined),
   /** Lets transformers.js download from the Hugging Face hub; off by default (offline machines). */
   PAIRWISE_ALLOW_REMOTE_MODELS: z.enum(['0', '1', 'false', 'true']).default('0').transform((v) => v === '1' || v === 'true'),
+  /**
+   * How many reverse proxies in front of the web app append to X-Forwarded-For (0: none, the
+   * header is the client's own word). The client's address is the entry that many from the right.
+   */
+  PAIRWISE_TRUST_PROXY: blankAsUndefined(z.coerce.number().int().min(0).max(10).default(0)),
+  /** Password hashes (argon2, 19 MiB each) computed at once per process, and how many more may wait. */
+  PAIRWISE_MAX_CONCURRENT_HASHES: z.coerce.number().int().positive().default(2),
+  PAIRWISE_MAX_QUEUED_HASHES: z.coerce.number().int().min(0).default(16),
+  /** Failed sign-ins before an account, or a client address, is locked out for a while. */
+  PAIRWISE_SIGNIN_ACCOUNT_FAILURES: z.coerce.number().int().positive().default(5),
+  PAIRWISE_SIGNIN_ADDRESS_FAILURES: z.coerce.number().int().positive().default(50),
+  /** The first lock-out; each further failure doubles it, up to the longest. */
+  PAIRWISE_SIGNIN_LOCK_S: z.coerce.number().positive().default(30),
+  PAIRWISE_SIGNIN_MAX_LOCK_S: z.coerce.number().positive().default(900),
+  /** After this long without a failure, the count starts over. */
+  PAIRWISE_SIGNIN_FORGET_S: z.coerce.number().positive().default(3600),
+  /** Per-user rate limits, `<requests>/<seconds>` or `off` (see docs/security-auth.md). */
+  PAIRWISE_RATE_LIMIT_EXPORTS: blankAsUndefined(ZRateLimit.prefault('10/60')),
+  PAIRWISE_RATE_LIMIT_DOWNLOADS: blankAsUndefined(ZRateLimit.prefault('60/60')),
+  PAIRWISE_RATE_LIMIT_DATASET_BUILDS: blankAsUndefined(ZRateLimit.prefault('6/60')),
+  PAIRWISE_RATE_LIMIT_STATS: blankAsUndefined(ZRateLimit.prefault('120/60')),
+  PAIRWISE_RATE_LIMIT_LIVE_TURNS: blankAsUndefined(ZRateLimit.prefault('30/60')),
 });
 export type TEnv = z.infer<typeof ZEnv>;
 

@@ -12,6 +12,7 @@ import { annotatorsRouter } from './quality/annotators-router';
 import { reviewsRouter } from './quality/reviews-router';
 import { roundsRouter } from './rounds/router';
 import { createCallerFactory, router } from './trpc';
+import { usersRouter } from './users/router';
 
 export const appRouter = router({
   projects: projectsRouter,
@@ -27,6 +28,7 @@ export const appRouter = router({
   apiTokens: apiTokensRouter,
   rounds: roundsRouter,
   executors: executorsRouter,
+  users: usersRouter,
 });
 
 export type TAppRouter = typeof appRouter;

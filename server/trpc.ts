@@ -4,7 +4,9 @@ import type PgBoss from 'pg-boss';
 import superjson from 'superjson';
 import type { TDbHandle } from '@/db/client';
 import type { TArtifactStore } from './artifacts/store';
+import type { TRateLimit } from './env';
 import { AppError, isAppError, type TAppErrorCode } from './errors';
+import { configuredLimit, enforceRateLimit, type TRateLimitName } from './limits/rate-limit';
 import type { TSessionUser } from './users/schemas';
 import { issuePath, unstorableText } from './validation';
 
@@ -22,6 +24,7 @@ const trpcCodes: Record<TAppErrorCode, TRPCError['code']> = {
   FORBIDDEN: 'FORBIDDEN',
   NOT_FOUND: 'NOT_FOUND',
   CONFLICT: 'CONFLICT',
+  TOO_MANY_REQUESTS: 'TOO_MANY_REQUESTS',
 };
 
 const t = initTRPC.context<TContext>().create({
@@ -77,3 +80,15 @@ export const adminProcedure = authedProcedure.use(({ ctx, next }) => {
   if (ctx.user.role !== 'admin') throw new TRPCError({ code: 'FORBIDDEN', message: 'this needs the admin role' });
   return next();
 });
+
+/**
+ * Counts each call against the signed-in user's share of a named limit (settings
+ * PAIRWISE_RATE_LIMIT_*), for procedures that start expensive work; past it, TOO_MANY_REQUESTS
+ * saying when to retry (and a Retry-After header over HTTP).
+ */
+export function rateLimited(name: TRateLimitName, limit?: TRateLimit) {
+  return t.middleware(async ({ ctx, next }) => {
+    if (ctx.user) await enforceRateLimit(ctx.db.db, name, `user:${ctx.user.id}`, limit ?? configuredLimit(name));
+    return next();
+  });
+}

@@ -158,6 +158,7 @@ export async function authenticateApiToken(db: TDb, authorization: string | null
       revokedAt: apiTokens.revokedAt,
       lastUsedAt: apiTokens.lastUsedAt,
       creatorRole: users.role,
+      creatorDisabledAt: users.disabledAt,
     })
     .from(apiTokens)
     .innerJoin(users, eq(users.id, apiTokens.createdBy))
@@ -166,6 +167,8 @@ export async function authenticateApiToken(db: TDb, authorization: string | null
   const status = tokenStatus(token);
   if (status === 'revoked') throw new AppError('UNAUTHORIZED', 'this API token was revoked', { field: 'authorization' });
   if (status === 'expired') throw new AppError('UNAUTHORIZED', 'this API token has expired', { field: 'authorization' });
+  // A token acts for its creator: it never outlives their account being disabled.
+  if (token.creatorDisabledAt) throw new AppError('UNAUTHORIZED', 'the user this API token acts for is disabled', { field: 'authorization' });
 
   const scope = await db
     .select({ id: apiTokenProjects.projectId })

@@ -6,6 +6,7 @@ import { ZBuildDatasetVersion, ZVersionDownload } from '../datasets/schemas';
 import type { TDatasetSpec } from '../datasets/spec';
 import type { TVersionCounts } from '../datasets/statistics';
 import { streamVersionExport, versionFileType, type TVersionFormat, type TVersionSplit } from '../datasets/version-files';
+import { enforceRateLimit } from '../limits/rate-limit';
 import { ApiError, bodyStream } from './http';
 import { defineOperation, type TApiContext } from './operation';
 import { requireScopedProject } from './scope';
@@ -93,6 +94,7 @@ export const createDatasetOperation = defineOperation(
     errors: [400, 404],
   },
   async ({ principal, ctx, body }) => {
+    await enforceRateLimit(ctx.db.db, 'dataset-builds', `user:${principal.userId}`);
     const spec = parseSpec(body.spec);
     const projectIds = await resolveSpecProjects(ctx.db.db, spec);
     requireProjectsAllowed(principal.projectIds, projectIds, spec.projects);
@@ -165,6 +167,7 @@ export const downloadDatasetOperation = defineOperation(
     errors: [400, 404, 409],
   },
   async ({ principal, ctx, params, query }) => {
+    await enforceRateLimit(ctx.db.db, 'downloads', `user:${principal.userId}`);
     await requireVersionAccess(ctx.db.db, principal.projectIds, params.id);
     const version = await requireDatasetVersion(ctx.db.db, params.id);
     if (version.status !== 'succeeded') {

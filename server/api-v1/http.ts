@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { AppError, isAppError, type TAppErrorCode } from '../errors';
+import { isRateLimitedError } from '../limits/rate-limit';
 import { parseInput } from '../validation';
 
 /** A route handler as Next.js calls it: the web Request and the route's (awaitable) params. */
@@ -27,6 +28,7 @@ export function apiErrorResponse(error: unknown): Response {
     const body = { error: { ...extra, code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) } };
     // RFC 6750: a 401 names the scheme the client should use.
     const headers: Record<string, string> = error.httpStatus === 401 ? { 'www-authenticate': 'Bearer realm="pairwise"' } : {};
+    if (isRateLimitedError(error)) headers['retry-after'] = String(error.retryAfterS);
     return Response.json(body, { status: error.httpStatus, headers });
   }
   const logId = randomUUID().slice(0, 8);

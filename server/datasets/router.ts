@@ -1,5 +1,5 @@
 import { requireProjectBySlug } from '../projects/projects';
-import { authedProcedure, router } from '../trpc';
+import { authedProcedure, rateLimited, router } from '../trpc';
 import { adminProjectIds, requireProjectsAllowed, requireVersionAccess } from './access';
 import { cancelDatasetVersion, listDatasetVersions, parseSpec, requestDatasetVersion, requireDatasetVersion, resolveSpecProjects } from './datasets';
 import { ZBuildDatasetVersion, ZListDatasetVersions, ZVersionRef } from './schemas';
@@ -16,7 +16,7 @@ export const datasetsRouter = router({
     return requireDatasetVersion(ctx.db.db, input.version);
   }),
 
-  build: authedProcedure.input(ZBuildDatasetVersion).mutation(async ({ ctx, input }) => {
+  build: authedProcedure.use(rateLimited('dataset-builds')).input(ZBuildDatasetVersion).mutation(async ({ ctx, input }) => {
     const spec = parseSpec(input.spec);
     const projectIds = await resolveSpecProjects(ctx.db.db, spec);
     requireProjectsAllowed(await adminProjectIds(ctx.db.db, ctx.user), projectIds, spec.projects);

@@ -4,6 +4,7 @@ import { adminProcedure, authedProcedure, router } from '../trpc';
 import { createUser, requireUserByEmail } from '../users/users';
 import { ZEmail, ZRole } from '../users/schemas';
 import { getLatestGuidelines, saveGuidelines } from '../guidelines/guidelines';
+import { removeMember } from './members';
 import { addMember, createProject, getProjectCounts, listMembers, listProjectsForUser, updateProject } from './projects';
 import { ZCreateProject, ZUpdateProject } from './schemas';
 
@@ -56,6 +57,13 @@ export const projectsRouter = router({
       await addMember(ctx.db.db, { projectId: project.id, userId: user.id, role: input.role });
       return { ok: true as const };
     }),
+
+  removeMember: authedProcedure.input(ZProjectRef.extend({ email: ZEmail })).mutation(async ({ ctx, input }) => {
+    const { project } = await requireProjectAccess(ctx.db.db, ctx.user, input.project, PROJECT_ADMIN);
+    const user = await requireUserByEmail(ctx.db.db, input.email);
+    await removeMember(ctx.db.db, { projectId: project.id, userId: user.id, email: user.email, byPlatformAdmin: ctx.user.role === 'admin' });
+    return { ok: true as const };
+  }),
 
   createUser: adminProcedure
     .input(z.object({ email: ZEmail, password: z.string(), role: ZRole }))

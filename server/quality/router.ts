@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { PROJECT_ADMIN, requireProjectAccess } from '../auth/access';
 import { ZStrength } from '../annotation/schemas';
-import { authedProcedure, router } from '../trpc';
+import { authedProcedure, rateLimited, router } from '../trpc';
 import { markGold, unmarkGold } from './gold';
 import { getProjectStats, projectLeaderboard } from './project-stats';
 
@@ -9,12 +9,12 @@ const ZProjectRef = z.object({ project: z.string().min(1) });
 
 export const qualityRouter = router({
   /** The project dashboard: counts, agreement with intervals, gold accuracy, leaderboard. */
-  dashboard: authedProcedure.input(ZProjectRef).query(async ({ ctx, input }) => {
+  dashboard: authedProcedure.use(rateLimited('stats')).input(ZProjectRef).query(async ({ ctx, input }) => {
     const { project } = await requireProjectAccess(ctx.db.db, ctx.user, input.project, PROJECT_ADMIN);
     return getProjectStats(ctx.db, project.id);
   }),
 
-  leaderboard: authedProcedure.input(ZProjectRef.extend({ round: z.string().max(100).optional() })).query(async ({ ctx, input }) => {
+  leaderboard: authedProcedure.use(rateLimited('stats')).input(ZProjectRef.extend({ round: z.string().max(100).optional() })).query(async ({ ctx, input }) => {
     const { project } = await requireProjectAccess(ctx.db.db, ctx.user, input.project, PROJECT_ADMIN);
     return projectLeaderboard(ctx.db, project.id, { round: input.round });
   }),

@@ -39,15 +39,21 @@ function dummyHash(): Promise<string> {
   return (dummy ??= hashPassword('not-a-real-password-just-for-timing'));
 }
 
-/** The user for an email and password, or null: callers must not tell which of the two was wrong. */
-export async function verifyCredentials(db: TDb, email: string, password: string): Promise<TSessionUser | null> {
+/** The account an email and password belong to, disabled or not; null when either is wrong. */
+export async function checkPassword(db: TDb, email: string, password: string): Promise<{ user: TSessionUser; disabled: boolean } | null> {
   const parsed = ZEmail.safeParse(email);
   if (!parsed.success || !password) return null;
   const [row] = await db.select().from(users).where(eq(users.email, parsed.data));
   // Hash even for unknown emails, so response times do not reveal which accounts exist.
   const valid = await verifyPassword(row?.passwordHash ?? (await dummyHash()), password);
   if (!row || !valid) return null;
-  return { id: row.id, email: row.email, role: row.role };
+  return { user: { id: row.id, email: row.email, role: row.role }, disabled: row.disabledAt !== null };
+}
+
+/** The user for an email and password, or null: callers must not tell which of the two was wrong. Disabled accounts are null too. */
+export async function verifyCredentials(db: TDb, email: string, password: string): Promise<TSessionUser | null> {
+  const checked = await checkPassword(db, email, password);
+  return checked && !checked.disabled ? checked.user : null;
 }
 
 export async function getUserById(db: TDb, id: number): Promise<TSessionUser | null> {
