@@ -41,6 +41,8 @@ const ZEnv = z.object({
   PAIRWISE_S3_REGION: blankAsUndefined(z.string().optional()),
   PAIRWISE_S3_FORCE_PATH_STYLE: blankAsUndefined(z.enum(['0', '1', 'false', 'true']).optional()).transform((v) => (v === undefined ? undefined : v === '1' || v === 'true')),
   PAIRWISE_MAX_MESSAGE_BYTES: z.coerce.number().int().positive().default(1_000_000),
+  /** Largest /api/trpc request body (413 above it); unset: derived from PAIRWISE_MAX_MESSAGE_BYTES (server/trpc-http.ts). */
+  PAIRWISE_MAX_TRPC_BODY_BYTES: blankAsUndefined(z.coerce.number().int().positive().optional()),
   /** Live generation: longest wait for a model's first byte, and between two chunks of its answer. */
   PAIRWISE_LIVE_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
   CHROMIUM_PATH: z.string().default('/usr/bin/chromium'),

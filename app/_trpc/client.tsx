@@ -6,6 +6,7 @@ import { createTRPCContext } from '@trpc/tanstack-react-query';
 import { useState, type ReactNode } from 'react';
 import superjson from 'superjson';
 import type { TAppRouter } from '@/server/root';
+import { TRPC_MAX_BATCH_CALLS, TRPC_MAX_URL_LENGTH } from '@/server/trpc-batch-limit';
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<TAppRouter>();
 
@@ -27,7 +28,7 @@ export function trpcCode(error: unknown): string {
 export function TrpcProvider({ children }: { children: ReactNode }) {
   const [queryClient] = useState(makeQueryClient);
   const [trpcClient] = useState(() =>
-    createTRPCClient<TAppRouter>({ links: [httpBatchLink({ url: '/api/trpc', transformer: superjson })] }),
+    createTRPCClient<TAppRouter>({ links: [httpBatchLink({ url: '/api/trpc', transformer: superjson, maxItems: TRPC_MAX_BATCH_CALLS, maxURLLength: TRPC_MAX_URL_LENGTH })] }),
   );
   return (
     <QueryClientProvider client={queryClient}>

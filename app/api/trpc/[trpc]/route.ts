@@ -1,10 +1,11 @@
-import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { retryAfterOf } from '@/server/limits/rate-limit';
 import { appRouter } from '@/server/root';
+import { serveTrpc } from '@/server/trpc-http';
 import { createRequestContext } from '@/app/_trpc/context';
 
+// Body size and batch length are checked before any session lookup or procedure (server/trpc-http.ts).
 const handler = (req: Request) =>
-  fetchRequestHandler({
+  serveTrpc({
     endpoint: '/api/trpc',
     req,
     router: appRouter,
