@@ -1,4 +1,4 @@
-import { requireProjectBySlug } from '../projects/projects';
+import { ANY_MEMBER, requireProjectAccess } from '../auth/access';
 import { authedProcedure, rateLimited, router } from '../trpc';
 import { adminProjectIds, requireProjectsAllowed, requireVersionAccess } from './access';
 import { cancelDatasetVersion, listDatasetVersions, parseSpec, requestDatasetVersion, requireDatasetVersion, resolveSpecProjects } from './datasets';
@@ -7,7 +7,8 @@ import { ZBuildDatasetVersion, ZListDatasetVersions, ZVersionRef } from './schem
 export const datasetsRouter = router({
   list: authedProcedure.input(ZListDatasetVersions).query(async ({ ctx, input }) => {
     const allowed = await adminProjectIds(ctx.db.db, ctx.user);
-    const project = input.project ? (await requireProjectBySlug(ctx.db.db, input.project)).id : null;
+    // A project the caller is not a member of answers as an unknown one does (NOT_FOUND), not with an empty list.
+    const project = input.project ? (await requireProjectAccess(ctx.db.db, ctx.user, input.project, ANY_MEMBER)).project.id : null;
     return listDatasetVersions(ctx.db.db, { visibleProjects: allowed, limit: input.limit, before: input.before, project });
   }),
 

@@ -230,6 +230,12 @@ describe('dataset versions', () => {
     await expectAppError(asOutsider.datasets.get({ version: version.id }), 'NOT_FOUND', /dataset version/);
     expect((await asOutsider.datasets.list({})).map((v) => v.id)).not.toContain(version.id);
     expect((await asAdmin.datasets.list({})).map((v) => v.id)).toContain(version.id);
+    // Listing by project: one the caller cannot see answers exactly as one that does not exist.
+    const unknown = await rejectionOf(asOutsider.datasets.list({ project: 'no-such-project' }));
+    const invisible = await rejectionOf(asOutsider.datasets.list({ project: project.slug }));
+    expect(unknown).toMatchObject({ code: 'NOT_FOUND', message: 'no project with slug no-such-project' });
+    expect(invisible).toMatchObject({ code: 'NOT_FOUND', message: `no project with slug ${project.slug}` });
+    expect((await asAdmin.datasets.list({ project: project.slug })).map((v) => v.id)).toEqual([version.id]);
   });
 
   it('stop a cancelled build', async () => {
@@ -243,3 +249,13 @@ describe('dataset versions', () => {
     await expectAppError(caller.datasets.cancel({ version: requested.id }), 'CONFLICT', /cancelled/);
   });
 });
+
+/** What a call was refused with: its tRPC code and message. */
+async function rejectionOf(call: Promise<unknown>): Promise<{ code: string; message: string }> {
+  const error = await call.then(
+    () => null,
+    (e: unknown) => e as { code: string; message: string },
+  );
+  if (!error) throw new Error('expected the call to be refused');
+  return { code: error.code, message: error.message };
+}

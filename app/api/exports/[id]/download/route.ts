@@ -4,7 +4,7 @@ import { currentUser } from '@/app/_trpc/context';
 import { errorResponse } from '@/app/_server/http-errors';
 import { artifactStore } from '@/server/artifacts/store';
 import { PROJECT_ADMIN, requireProjectAccess } from '@/server/auth/access';
-import { AppError } from '@/server/errors';
+import { AppError, isAppError } from '@/server/errors';
 import { exportContentType } from '@/server/exports/export-lines';
 import { exportFileName, getExportWithProject } from '@/server/exports/exports';
 
@@ -21,7 +21,10 @@ export async function GET(_request: Request, { params }: { params: Promise<{ id:
     const found = await getExportWithProject(db, id);
     // Outsiders get the same answer for "not yours" as for "does not exist".
     if (!found) throw new AppError('NOT_FOUND', `no export ${id}`);
-    await requireProjectAccess(db, user, found.projectSlug, PROJECT_ADMIN);
+    // Not a member: the export's answer, not the project's, whose slug it would give away.
+    await requireProjectAccess(db, user, found.projectSlug, PROJECT_ADMIN).catch((error: unknown) => {
+      throw isAppError(error) && error.code === 'NOT_FOUND' ? new AppError('NOT_FOUND', `no export ${id}`) : error;
+    });
     if (found.export.status !== 'succeeded' || !found.export.artifactKey) throw new AppError('CONFLICT', `export ${id} is ${found.export.status}, not ready`);
     const store = artifactStore();
     const size = await store.size(found.export.artifactKey);
