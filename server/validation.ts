@@ -37,3 +37,9 @@ export function unstorableText(value: unknown, path: PropertyKey[] = [], depth =
   }
   return null;
 }
+
+/** unstorableText as a thrown 400 naming the field, for the REST routes, which have no tRPC middleware. */
+export function requireStorableText(value: unknown): void {
+  const found = unstorableText(value);
+  if (found) throw new AppError('BAD_REQUEST', found.field ? `${found.field}: ${found.reason}` : found.reason, { field: found.field || undefined });
+}

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { AppError, isAppError, type TAppErrorCode } from '../errors';
 import { isRateLimitedError } from '../limits/rate-limit';
-import { parseInput } from '../validation';
+import { parseInput, requireStorableText } from '../validation';
 
 /** A route handler as Next.js calls it: the web Request and the route's (awaitable) params. */
 export type TRouteHandler = (request: Request, context: { params: Promise<Record<string, string | string[] | undefined>> }) => Promise<Response>;
@@ -53,6 +53,7 @@ export async function parseJsonBody<S extends z.ZodType>(request: Request, schem
   } catch (error) {
     throw new AppError('BAD_REQUEST', `the body is not JSON (${(error as Error).message})`, { field: 'body' });
   }
+  requireStorableText(json);
   return parseInput(schema, json);
 }
 

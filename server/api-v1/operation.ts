@@ -6,7 +6,7 @@ import type { TApiTokenAccess } from '../api-tokens/schemas';
 import { artifactStore, type TArtifactStore } from '../artifacts/store';
 import { AppError } from '../errors';
 import { getQueue } from '../jobs/queue';
-import { parseInput } from '../validation';
+import { parseInput, requireStorableText } from '../validation';
 import { apiErrorResponse, parseJsonBody, queryObject, type TRouteHandler } from './http';
 
 /** What API handlers use: the process's database pool, job queue and artifact store. */
@@ -97,6 +97,9 @@ export function defineOperation<P extends TZodObject | undefined, Q extends TZod
 ): TApiOperation {
   const handle = withApiToken(
     async ({ request, principal, params, ctx }) => {
+      // Path and query text reaches SQL (slugs, names): NUL and half surrogates are refused here, naming the field.
+      requireStorableText(params);
+      requireStorableText(queryObject(request));
       const parsedParams = (spec.params ? parseInput(spec.params, params) : undefined) as TOut<P>;
       const query = (spec.query ? parseInput(spec.query, queryObject(request)) : undefined) as TOut<Q>;
       const body = (spec.body && 'json' in spec.body && spec.body.json ? await parseJsonBody(request, spec.body.json) : undefined) as TOut<B>;

@@ -212,6 +212,11 @@ describe('authentication', () => {
     expect(await comparisonCount(projectC)).toBe(0);
   });
 
+  it('refuses a NUL character in a path or query parameter with a 400 naming it, before any query', async () => {
+    await expectError(await api('GET', '/api/v1/projects/a%00b/datasets', { token: tokens.readAB.secret }), 400, 'BAD_REQUEST', /^project: contains a NUL character/);
+    await expectError(await api('GET', '/api/v1/datasets?project=a%00b', { token: tokens.readAB.secret }), 400, 'BAD_REQUEST', /^project: contains a NUL character/);
+  });
+
   it('only lets project admins create tokens, for their own projects', async () => {
     const { handle } = db.current;
     const annotator = await makeUser(handle, 'annotator');
