@@ -4,7 +4,6 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { progressBar, readSecretFromStdin, reportCliError, withDatabase } from './cli-support';
-import { env } from './env';
 import { AppError } from './errors';
 import { countExportLines, streamExport } from './exports/export-lines';
 import { saveGuidelines } from './guidelines/guidelines';
@@ -16,6 +15,8 @@ import { goldAccuracyByAnnotator, markGold } from './quality/gold';
 import { getProjectStats } from './quality/project-stats';
 import { resolveComparisonId } from './quality/comparison-ref';
 import { importFormats, importInFormat, type TFormatImportResult, type TImportFormat } from './imports/import-formats';
+import { importLimits } from './imports/import-limits';
+import { RejectReport } from './imports/reject-report';
 import { requestTokenCountAt } from './quality/token-counts';
 import { listModels, modelLineage, registerModel, resolveModelIds, setProjectModels } from './models/models';
 import { modelKinds, modelServings } from './models/schemas';
@@ -42,7 +43,7 @@ function number(value: string): number {
 }
 
 /** What an import did, in one line. */
-function importSummary(slug: string, format: TImportFormat, r: TFormatImportResult): string {
+function importSummary(slug: string, format: TImportFormat, r: TFormatImportResult, rejects?: string): string {
   const parts =
     format === 'openai-chat'
       ? [`imported ${r.prompts} prompt(s) into ${slug}`, `${r.duplicates} duplicate(s) skipped`]
@@ -50,6 +51,7 @@ function importSummary(slug: string, format: TImportFormat, r: TFormatImportResu
   if (r.judgments > 0 || format === 'trl' || format === 'hh-rlhf') parts.push(`${r.judgments} imported judgment(s)`);
   if (format === 'answers') parts.push(`${r.skipped} uid(s) skipped (no prompt, or no answer from one of the two models)`);
   parts.push(`${r.lines} line(s) read`);
+  if (rejects) parts.push(`skipped ${r.rejected ?? 0} invalid line(s)${r.rejected ? ` (see ${rejects})` : ''}`);
   return parts.join('; ');
 }
 
@@ -238,9 +240,12 @@ program
   .option('--models <a,b>', 'answers format: the two models to compare (default: those of the first two answers files)')
   .option('--dedup-threshold <similarity>', 'semantic dedup: leave out new prompts this similar to a kept one (needs PAIRWISE_EMBEDDING_MODEL)', number)
   .option('--dedup-report <file>', 'with --dedup-threshold: write the dropped prompts, their nearest kept prompt and the similarity (JSONL)')
+  .option('--skip-invalid', 'import the valid lines and report the invalid ones instead of importing nothing (the default: all or nothing)')
+  .option('--rejects <file>', 'with --skip-invalid: where the invalid lines go (JSONL: {file, line, reason}); default: <first file>.rejects.jsonl')
   .argument('<files...>', '.jsonl or .jsonl.gz files (answers: the prompts file and one answers file per model)')
   .usage('[options] <file> [file...]')
-  .action(async (files: string[], opts: { project: string; format: TImportFormat; models?: string; dedupThreshold?: number; dedupReport?: string }) => {
+  .action(async (files: string[], opts: { project: string; format: TImportFormat; models?: string; dedupThreshold?: number; dedupReport?: string; skipInvalid?: boolean; rejects?: string }) => {
+    if (opts.rejects !== undefined && !opts.skipInvalid) throw new AppError('BAD_REQUEST', '--rejects goes with --skip-invalid', { field: 'rejects' });
     const sizes = await Promise.all(files.map(async (file) => (await fs.stat(file).catch(() => null))?.size));
     const unreadable = files.find((_, i) => sizes[i] === undefined);
     if (unreadable !== undefined) throw new AppError('BAD_REQUEST', `cannot read ${unreadable}`);
@@ -250,6 +255,8 @@ program
       const p = await requireProjectBySlug(db, opts.project);
       const bar = progressBar('import', 'bytes');
       let dedupBar: ReturnType<typeof progressBar> | undefined;
+      const limits = importLimits();
+      const report = opts.skipInvalid ? new RejectReport(opts.rejects ?? `${files[0]!.replace(/\.gz$/i, '').replace(/\.jsonl?$/i, '')}.rejects.jsonl`) : null;
       bar.start(total, 0);
       try {
         const result = await importInFormat(db, {
@@ -258,7 +265,11 @@ program
           format: opts.format,
           files: files.map((file) => ({ name: file, source: createReadStream(file, { highWaterMark: 256 * 1024 }) })),
           models,
-          maxMessageBytes: env().PAIRWISE_MAX_MESSAGE_BYTES,
+          maxMessageBytes: limits.maxMessageBytes,
+          // Local files: no bound on their total (the admin's own data), but one on a line.
+          maxLineBytes: limits.maxLineBytes,
+          skipInvalid: opts.skipInvalid,
+          onRejected: report ? (rejected) => report.add(rejected) : undefined,
           onProgress: (progress) => bar.update(progress.bytes),
           dedupThreshold: opts.dedupThreshold,
           onDedupProgress: (done, all) => {
@@ -271,10 +282,11 @@ program
             dedupBar.update(done);
           },
         });
+        await report?.close();
         bar.update(total);
         bar.stop();
         dedupBar?.stop();
-        console.log(importSummary(p.slug, opts.format, result));
+        console.log(importSummary(p.slug, opts.format, result, report?.path));
         if (opts.dedupThreshold !== undefined) {
           const dropped = result.dedupDropped ?? [];
           console.log(`semantic dedup at ${opts.dedupThreshold}: left out ${dropped.length} near-duplicate prompt(s) and their ${dropped.reduce((n, d) => n + d.comparisons, 0)} comparison(s)`);
@@ -287,6 +299,7 @@ program
       } catch (error) {
         bar.stop();
         dedupBar?.stop();
+        await report?.close().catch(() => {});
         if (error instanceof AppError) throw new AppError(error.code, `${error.message}; nothing was imported`);
         throw error;
       }

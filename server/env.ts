@@ -43,6 +43,10 @@ const ZEnv = z.object({
   PAIRWISE_MAX_MESSAGE_BYTES: z.coerce.number().int().positive().default(1_000_000),
   /** Largest /api/trpc request body (413 above it); unset: derived from PAIRWISE_MAX_MESSAGE_BYTES (server/trpc-http.ts). */
   PAIRWISE_MAX_TRPC_BODY_BYTES: blankAsUndefined(z.coerce.number().int().positive().optional()),
+  /** Imports: the longest line of a file (default: 16 messages of the largest size, for a prompt and several responses on one line). */
+  PAIRWISE_MAX_LINE_BYTES: blankAsUndefined(z.coerce.number().int().positive().optional()),
+  /** Imports through the web routes: the most bytes of one request body, and of its text after gunzip. */
+  PAIRWISE_MAX_IMPORT_BYTES: z.coerce.number().int().positive().default(2 * 1024 ** 3),
   /** Live generation: longest wait for a model's first byte, and between two chunks of its answer. */
   PAIRWISE_LIVE_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
   CHROMIUM_PATH: z.string().default('/usr/bin/chromium'),

@@ -8,6 +8,7 @@ export const appErrorCodes = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
   TOO_MANY_REQUESTS: 429,
 } as const;
 export type TAppErrorCode = keyof typeof appErrorCodes;

@@ -12,9 +12,12 @@ const roleLabels: Record<TMessage['role'], string> = {
 };
 
 export function MessageBody({ message }: { message: TMessage }) {
+  // Imported data holds empty turns (an empty answer can be the chosen one): say so rather than show a blank box.
+  const blank = message.content.trim() === '' && !message.tool_calls?.length;
   return (
     <div className="space-y-2">
-      {message.content && (message.role === 'tool' || message.role === 'ipython' ? <pre className="max-h-96 overflow-auto rounded bg-slate-100 p-2 font-mono text-xs whitespace-pre-wrap">{message.content}</pre> : <Markdown text={message.content} />)}
+      {blank && <p className="text-sm text-slate-400 italic">{message.role === 'assistant' ? '(empty response)' : '(empty message)'}</p>}
+      {!blank && message.content && (message.role === 'tool' || message.role === 'ipython' ? <pre className="max-h-96 overflow-auto rounded bg-slate-100 p-2 font-mono text-xs whitespace-pre-wrap">{message.content}</pre> : <Markdown text={message.content} />)}
       {message.tool_calls?.map((call, i) => (
         <div key={call.id ?? i} className="rounded border border-slate-200 bg-slate-50 p-2 text-xs">
           <div className="font-semibold">Tool call: {call.function.name}</div>

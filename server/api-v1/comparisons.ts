@@ -2,11 +2,9 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
-import { env } from '../env';
 import { AppError } from '../errors';
 import { importFiles, type TNamedSource } from '../imports/import-formats';
+import { importLimits, limitedBody, rejectList } from '../imports/import-limits';
 import { requestTokenCountBestEffort } from '../quality/token-counts';
 import { multipartBoundary, spoolMultipart } from './multipart';
 import { defineOperation } from './operation';
@@ -20,7 +18,7 @@ export const importComparisonsOperation = defineOperation(
     operationId: 'importComparisons',
     summary: 'Import comparisons (or prompts) from JSONL files',
     description:
-      'One file as the raw body, or several as multipart/form-data (the answers format needs a prompts file and answers files). Files are JSONL, optionally gzipped (detected from their first bytes), streamed, and imported all or nothing: a bad line is a 400 naming the file and line, and nothing is written. Comparisons already in the project are skipped.',
+      'One file as the raw body, or several as multipart/form-data (the answers format needs a prompts file and answers files). Files are JSONL, optionally gzipped (detected from their first bytes), streamed, and imported all or nothing: a bad line is a 400 naming the file and line, and nothing is written (with skipInvalid=1 the good lines are imported and the bad ones listed). Comparisons already in the project are skipped. The body, each multipart file and the text after gunzip are capped at PAIRWISE_MAX_IMPORT_BYTES (2 GiB by default): over it, a 413; a line over PAIRWISE_MAX_LINE_BYTES is a bad line.',
     tag: 'comparisons',
     access: 'write',
     params: ZProjectParams,
@@ -32,12 +30,12 @@ export const importComparisonsOperation = defineOperation(
       },
     },
     responses: { 200: { description: 'the files were imported', json: ZApiImportResult } },
-    errors: [400, 404],
+    errors: [400, 404, 413],
   },
   async ({ request, principal, ctx, params, query }) => {
     const project = await requireScopedProject(ctx.db.db, principal, params.project);
-    if (!request.body) throw new AppError('BAD_REQUEST', 'the request has no file in its body', { field: 'body' });
-    const body = Readable.fromWeb(request.body as unknown as NodeWebReadableStream);
+    const limits = importLimits();
+    const body = limitedBody(request, limits.maxImportBytes);
     const boundary = multipartBoundary(request.headers.get('content-type'));
     if (!boundary && query.format === 'answers') {
       throw new AppError('BAD_REQUEST', 'format: answers takes a prompts file and answers files: send them as multipart/form-data parts', { field: 'format' });
@@ -46,10 +44,11 @@ export const importComparisonsOperation = defineOperation(
     // turn, so the parts are spooled to disk first (streamed: memory stays flat).
     const spoolDir = boundary ? await fs.mkdtemp(path.join(os.tmpdir(), 'pairwise-upload-')) : null;
     let files: TNamedSource[] = [];
+    const rejects = rejectList();
     try {
       files =
         boundary && spoolDir
-          ? (await spoolMultipart(body, boundary, spoolDir)).map((f) => ({ name: f.name, source: createReadStream(f.path) }))
+          ? (await spoolMultipart(body, boundary, spoolDir, { maxFileBytes: limits.maxImportBytes })).map((f) => ({ name: f.name, source: createReadStream(f.path) }))
           : [{ name: query.name, source: body }];
       const result = await importFiles(ctx.db.db, {
         projectId: project.id,
@@ -57,10 +56,14 @@ export const importComparisonsOperation = defineOperation(
         format: query.format,
         files,
         models: query.models?.split(',').map((m) => m.trim()),
-        maxMessageBytes: env().PAIRWISE_MAX_MESSAGE_BYTES,
+        maxMessageBytes: limits.maxMessageBytes,
+        maxLineBytes: limits.maxLineBytes,
+        maxBytes: limits.maxImportBytes,
+        skipInvalid: query.skipInvalid,
+        onRejected: rejects.onRejected,
       });
       await requestTokenCountBestEffort(ctx.queue, project.id);
-      return Response.json({ project: project.slug, format: query.format, ...result });
+      return Response.json({ project: project.slug, format: query.format, ...result, ...(query.skipInvalid ? { rejectedLines: rejects.lines } : {}) });
     } finally {
       if (spoolDir) {
         for (const file of files) file.source.destroy();

@@ -47,10 +47,10 @@ function asRequestError(error: unknown): unknown {
  * Files come back in body order. On failure every file stream is closed before the error is
  * thrown, so the caller can remove `dir`.
  */
-export async function spoolMultipart(body: AsyncIterable<Uint8Array>, boundary: string, dir: string): Promise<TSpooledFile[]> {
+export async function spoolMultipart(body: AsyncIterable<Uint8Array>, boundary: string, dir: string, options: { maxFileBytes?: number } = {}): Promise<TSpooledFile[]> {
   const parser = Busboy({
     headers: { 'content-type': `multipart/form-data; boundary="${boundary}"` },
-    limits: { parts: MAX_PARTS, headerSize: MAX_HEADER_BYTES },
+    limits: { parts: MAX_PARTS, headerSize: MAX_HEADER_BYTES, ...(options.maxFileBytes === undefined ? {} : { fileSize: options.maxFileBytes }) },
     // Every part is handed over as a file, so plain fields can be refused instead of dropped.
     isPartAFile: () => true,
   });
@@ -76,6 +76,10 @@ export async function spoolMultipart(body: AsyncIterable<Uint8Array>, boundary: 
     files.push(file);
     const out = createWriteStream(file.path);
     open.add(out);
+    // Busboy cuts the part at the limit and carries on: a cut file must not be imported.
+    stream.on('limit', () =>
+      fail(new AppError('PAYLOAD_TOO_LARGE', `multipart body: file "${file.name}" is over the ${options.maxFileBytes}-byte import limit (PAIRWISE_MAX_IMPORT_BYTES)`, { field: 'body' })),
+    );
     writes.push(
       pipeline(stream, out)
         .then(() => {

@@ -50,6 +50,7 @@ const errorDescriptions: Record<number, string> = {
   403: 'the token is read-only',
   404: 'not found, or outside the token’s projects',
   409: 'the version is not built yet (its status is in the error)',
+  413: 'the body, a multipart file or the text after gunzip is over PAIRWISE_MAX_IMPORT_BYTES',
   500: 'a bug: the message has an id to find in the server log',
 };
 

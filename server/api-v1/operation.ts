@@ -80,7 +80,7 @@ export interface TOperationSpec<P extends TZodObject | undefined = TZodObject | 
   body?: { json: B; description?: string } | { file: { mediaTypes: string[]; description: string } };
   responses: Record<number, TResponseSpec>;
   /** Error statuses besides 401/403 (from access) and 500 (always). */
-  errors: (400 | 404 | 409)[];
+  errors: (400 | 404 | 409 | 413)[];
 }
 
 export interface TApiOperation {

@@ -64,6 +64,11 @@ export const ZImportQuery = z
       .regex(/^[^,]+,[^,]+$/, 'two model names separated by a comma')
       .optional()
       .describe('answers format: the two models to compare, "a,b" (default: those of the first two answers files)'),
+    skipInvalid: z
+      .enum(['0', '1', 'false', 'true'])
+      .default('0')
+      .transform((v) => v === '1' || v === 'true')
+      .describe('1: import the good lines and list the bad ones (the first 1,000, with their count) instead of failing the import'),
   })
   .strict();
 
@@ -77,5 +82,10 @@ export const ZApiImportResult = z
     prompts: z.number().int().describe('new prompts, those of new comparisons included'),
     judgments: z.number().int().describe('imported judgments (trl, hh-rlhf: the file’s preferences)'),
     skipped: z.number().int().describe('answers: uids without a prompt or without an answer from both models'),
+    rejected: z.number().int().optional().describe('skipInvalid: the bad lines left out'),
+    rejectedLines: z
+      .array(z.object({ file: z.string().nullable(), line: z.number().int(), reason: z.string() }).meta({ title: 'RejectedLine' }))
+      .optional()
+      .describe('skipInvalid: the first 1,000 bad lines left out (file null for a raw-body upload without a name)'),
   })
   .meta({ title: 'ImportResult' });

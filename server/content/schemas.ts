@@ -27,13 +27,19 @@ export const ZMessage = z
     if (m.tool_calls?.length) out.tool_calls = m.tool_calls;
     if (m.tool_call_id !== undefined) out.tool_call_id = m.tool_call_id;
     return out;
-  })
-  .refine((m) => m.content.trim().length > 0 || (m.tool_calls?.length ?? 0) > 0, {
-    message: 'content must not be empty',
-    path: ['content'],
   });
 
+/**
+ * Empty content is data, kept as it is: real preference sets (HH-RLHF among them) hold empty
+ * assistant turns, and an empty answer can be the chosen one. Only a prompt needs some text
+ * (see ZPromptInput).
+ */
 export const ZMessages = z.array(ZMessage).min(1, 'must hold at least one message');
+
+/** True when some message of a prompt has text or tool calls: a prompt of blank turns asks nothing. */
+export function hasPromptText(messages: TMessage[]): boolean {
+  return messages.some((m) => m.content.trim().length > 0 || (m.tool_calls?.length ?? 0) > 0);
+}
 
 /**
  * A string (one turn of `role`) or a list of messages. Hand-rolled rather than z.union so
@@ -42,7 +48,7 @@ export const ZMessages = z.array(ZMessage).min(1, 'must hold at least one messag
 function textOrMessages(role: 'user' | 'assistant') {
   return z.unknown().transform((value, ctx): TMessage[] => {
     if (typeof value === 'string') {
-      if (value.trim().length > 0) return [{ role, content: value }];
+      if (role === 'assistant' || value.trim().length > 0) return [{ role, content: value }];
       ctx.addIssue({ code: 'custom', message: 'must not be empty' });
       return z.NEVER;
     }
@@ -51,14 +57,18 @@ function textOrMessages(role: 'user' | 'assistant') {
       return z.NEVER;
     }
     const parsed = ZMessages.safeParse(value);
+    if (parsed.success && role === 'user' && !hasPromptText(parsed.data)) {
+      ctx.addIssue({ code: 'custom', message: 'must not be empty: every message is blank' });
+      return z.NEVER;
+    }
     if (parsed.success) return parsed.data;
     for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
     return z.NEVER;
   });
 }
 
-/** A prompt given as a plain string is one user turn. */
+/** A prompt given as a plain string is one user turn; blank turns are kept, but not a prompt of nothing else. */
 export const ZPromptInput = textOrMessages('user');
 
-/** A response given as a plain string is one assistant turn. */
+/** A response given as a plain string is one assistant turn, empty or not. */
 export const ZResponseContent = textOrMessages('assistant');

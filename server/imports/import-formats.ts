@@ -10,7 +10,7 @@ import { trlRecord } from './formats/trl';
 import { importAnswers } from './import-answers';
 import { dedupImportedPrompts, type TImportDedupDrop } from './import-dedup';
 import { ensureImportUser } from './import-user';
-import { readLines, UnreadableInputError } from './read-lines';
+import { InputTooLargeError, readLines, UnreadableInputError } from './read-lines';
 import { LineError, lineError, parseJsonLine, type TImportRecord } from './records';
 import { Batch, identitySequences, prepareRecord, writeBatch, type TLineRef, type TPrepared, type TWriteContext } from './write-batch';
 
@@ -48,6 +48,16 @@ export interface TFormatImportResult {
   skipped: number;
   /** With a dedup threshold: new prompts left out as near duplicates (their comparisons are not in `imported`). */
   dedupDropped?: TImportDedupDrop[];
+  /** With skipInvalid: the bad lines left out (each reported through onRejected). */
+  rejected?: number;
+}
+
+/** A line left out by a lenient import: where it is and why. */
+export interface TRejectedLine {
+  /** Null for the single unnamed upload. */
+  file: string | null;
+  line: number;
+  reason: string;
 }
 
 export interface TFormatImportInput {
@@ -63,6 +73,17 @@ export interface TFormatImportInput {
   /** answers: the two models to compare (default: those of the first two answers files). */
   models?: string[];
   maxMessageBytes?: number;
+  /** The longest line (bytes); a longer one is refused as soon as it crosses the bound. Default: no bound. */
+  maxLineBytes?: number;
+  /** The most bytes of text (after gunzip) of all files together: over it, a 413. Default: no bound. */
+  maxBytes?: number;
+  /**
+   * Lenient import: bad lines (bad JSON or fields, too long, an id taken with other content)
+   * are left out and reported to `onRejected` instead of failing the import. A file that
+   * cannot be read on (a corrupt gzip stream, a broken upload) still fails it all.
+   */
+  skipInvalid?: boolean;
+  onRejected?: (rejected: TRejectedLine) => void | Promise<void>;
   onProgress?: (progress: TImportProgress) => void;
   /** Semantic dedup of the new prompts (cosine similarity threshold, in (0, 1)); off when unset. */
   dedupThreshold?: number;
@@ -89,12 +110,27 @@ export class ImportRun {
   private pending: Promise<void> | null = null;
   readonly result: TFormatImportResult = { lines: 0, imported: 0, duplicates: 0, prompts: 0, judgments: 0, skipped: 0 };
   readonly progress: TImportProgress = { lines: 0, bytes: 0 };
+  /** Text bytes of every file of the import, for the maxBytes bound. */
+  private readonly text = { bytes: 0 };
 
   constructor(
     readonly tx: TDb,
     private readonly ctx: TWriteContext,
     private readonly onProgress?: (progress: TImportProgress) => void,
-  ) {}
+    private readonly options: Pick<TFormatImportInput, 'maxLineBytes' | 'maxBytes' | 'skipInvalid' | 'onRejected'> = {},
+  ) {
+    if (options.skipInvalid) this.result.rejected = 0;
+  }
+
+  get lenient(): boolean {
+    return this.options.skipInvalid === true;
+  }
+
+  /** A lenient import's bad line: counted and reported, then reading goes on. */
+  async reject(file: string | undefined, line: number, reason: string): Promise<void> {
+    this.result.rejected = (this.result.rejected ?? 0) + 1;
+    await this.options.onRejected?.({ file: file ?? null, line, reason });
+  }
 
   async add(item: TPrepared): Promise<void> {
     this.batch.add(item);
@@ -106,12 +142,15 @@ export class ImportRun {
     if (batch.size === 0) return;
     this.batch = new Batch();
     await this.settle();
-    const write = writeBatch(this.tx, this.ctx, batch).then((r) => {
-      if (r.conflict) throw lineError(r.conflict.file, r.conflict.line, `id ${JSON.stringify(r.conflict.id)} already exists in this project with different content`);
+    const write = writeBatch(this.tx, this.ctx, batch).then(async (r) => {
+      const conflict = (ref: TLineRef) => `id ${JSON.stringify(ref.id)} already exists in this project with different content`;
+      if (r.conflicts.length > 0 && !this.lenient) throw lineError(r.conflicts[0]!.file, r.conflicts[0]!.line, conflict(r.conflicts[0]!));
+      // The statement leaves a conflicting comparison out and writes the rest of the batch.
+      for (const ref of r.conflicts) await this.reject(ref.file, ref.line, conflict(ref));
       this.result.imported += r.imported;
       this.result.judgments += r.judgments;
       this.result.prompts += r.prompts;
-      this.result.duplicates += batch.comparisonRecords - r.imported + (batch.promptRecords > 0 ? batch.promptRecords - r.prompts : 0);
+      this.result.duplicates += batch.comparisonRecords - r.conflicts.length - r.imported + (batch.promptRecords > 0 ? batch.promptRecords - r.prompts : 0);
     });
     // Awaited by the next flush or settle; until then a failure must not count as unhandled.
     write.catch(() => {});
@@ -139,17 +178,23 @@ export class ImportRun {
   /**
    * Calls `handle` with every non-blank line of a file, parsed as JSON. A LineError becomes
    * the 400 that names the file and line, after the write in flight (whose error is about an
-   * earlier line) has had its say.
+   * earlier line) has had its say; a lenient import reports it and goes on.
    */
   async eachLine(file: TNamedSource, handle: (json: unknown, ref: TLineRef) => Promise<void> | void): Promise<void> {
+    const limits = { maxLineBytes: this.options.maxLineBytes, maxBytes: this.options.maxBytes, total: this.text };
     try {
-      for await (const { number, text } of readLines(file.source, (n) => (this.progress.bytes += n))) {
+      for await (const { number, text, tooLong } of readLines(file.source, (n) => (this.progress.bytes += n), limits)) {
         this.result.lines += 1;
-        if (!NON_SPACE.test(text)) continue;
         try {
+          if (tooLong) throw new LineError(`the line is over the ${limits.maxLineBytes}-byte limit of a line (PAIRWISE_MAX_LINE_BYTES)`);
+          if (!NON_SPACE.test(text)) continue;
           await handle(parseJsonLine(text), { file: file.name, line: number, id: null });
         } catch (error) {
           if (!(error instanceof LineError)) throw error;
+          if (this.lenient) {
+            await this.reject(file.name, number, error.reason);
+            continue;
+          }
           await this.settle();
           throw lineError(file.name, number, error.reason);
         }
@@ -157,6 +202,10 @@ export class ImportRun {
     } catch (error) {
       if (!(error instanceof UnreadableInputError)) throw error;
       await this.settle();
+      if (error instanceof InputTooLargeError) {
+        const where = file.name === undefined ? `line ${error.afterLine + 1}` : `${file.name}: line ${error.afterLine + 1}`;
+        throw new AppError('PAYLOAD_TOO_LARGE', `${where}: ${error.message} (PAIRWISE_MAX_IMPORT_BYTES)`, { field: where });
+      }
       throw lineError(file.name, error.afterLine + 1, error.message);
     }
   }
@@ -210,7 +259,7 @@ async function importInTransaction(
       importUserId: labelledFormats.has(format) ? await ensureImportUser(tx) : null,
       sequences: await identitySequences(tx),
     };
-    const run = new ImportRun(tx, ctx, input.onProgress);
+    const run = new ImportRun(tx, ctx, input.onProgress, input);
     // Identity values only grow: every prompt this import adds gets an id above the current last one.
     const firstNewPromptId = input.dedupThreshold === undefined ? 0 : await nextPromptId(tx);
     if (format === 'answers') {

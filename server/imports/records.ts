@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { messageRoles, type TMessage } from '@/db/schema';
 import type { TStrength } from '../annotation/strengths';
 import { canonicalJson } from '../content/hash';
+import { hasPromptText } from '../content/schemas';
 import { AppError } from '../errors';
 import { issuePath } from '../validation';
 
@@ -70,23 +71,30 @@ const roles = new Set<string>(messageRoles);
 const NON_SPACE = /\S/;
 
 /**
- * The common shapes of message content without the schema: a non-blank string (one turn of
- * `role`), or a list of `{role, content}` objects with known roles and non-blank string
- * content. Anything else returns null and goes through the full schema, which is the
- * authority (and gives the error messages); for what it accepts, both give the same messages.
+ * The common shapes of message content without the schema: a string (one turn of `role`; for
+ * a user turn, not a blank one), or a list of `{role, content}` objects with known roles and
+ * string content, empty or not. Anything else returns null and goes through the full schema,
+ * which is the authority (and gives the error messages); for what it accepts, both give the
+ * same messages. Prompts are checked for text by the formats (requirePromptText).
  */
 export function plainMessages(value: unknown, role: 'user' | 'assistant'): TMessage[] | null {
-  if (typeof value === 'string') return NON_SPACE.test(value) ? [{ role, content: value }] : null;
+  if (typeof value === 'string') return role === 'assistant' || NON_SPACE.test(value) ? [{ role, content: value }] : null;
   if (!Array.isArray(value) || value.length === 0) return null;
   const out: TMessage[] = [];
   for (const m of value) {
     if (!isPlainObject(m)) return null;
     const content = m.content;
     const r = m.role;
-    if (Object.keys(m).length !== 2 || typeof content !== 'string' || typeof r !== 'string' || !roles.has(r) || !NON_SPACE.test(content)) return null;
+    if (Object.keys(m).length !== 2 || typeof content !== 'string' || typeof r !== 'string' || !roles.has(r)) return null;
     out.push({ role: r as TMessage['role'], content });
   }
   return out;
+}
+
+/** A prompt of blank turns only asks nothing: refused, naming the field. */
+export function requirePromptText(messages: TMessage[], field: string): TMessage[] {
+  if (!hasPromptText(messages)) throw new LineError(`${field}: must not be empty: every message is blank`);
+  return messages;
 }
 
 /**

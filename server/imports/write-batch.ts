@@ -126,16 +126,18 @@ export class Batch {
       return;
     }
     const c = item.comparison;
-    this.comparisonRecords += 1;
     if (this.comparisonHashes.has(c.hash)) {
+      this.comparisonRecords += 1;
       this.repeats += 1;
       return;
     }
-    if (c.ref.id !== null) {
-      const known = this.idHashes.get(c.ref.id);
-      if (known !== undefined) throw new LineError(`id ${JSON.stringify(c.ref.id)} already exists in this project with different content`);
-      this.idHashes.set(c.ref.id, c.hash);
+    // Checked before anything is counted: a lenient import leaves the line out and goes on.
+    if (c.ref.id !== null && this.idHashes.has(c.ref.id)) {
+      this.size -= 1;
+      throw new LineError(`id ${JSON.stringify(c.ref.id)} already exists in this project with different content`);
     }
+    this.comparisonRecords += 1;
+    if (c.ref.id !== null) this.idHashes.set(c.ref.id, c.hash);
     this.comparisonHashes.add(c.hash);
     this.addPrompt(c.prompt);
     this.comparisonJson.push(`{"l":${this.refs.length},${c.json}`);
@@ -182,8 +184,8 @@ export interface TBatchResult {
   /** New prompts (also those of new comparisons). */
   prompts: number;
   judgments: number;
-  /** The first line whose id is already in the project with other content. */
-  conflict: TLineRef | null;
+  /** The lines whose id is already in the project with other content (left out), in line order. */
+  conflicts: TLineRef[];
 }
 
 /**
@@ -191,7 +193,7 @@ export interface TBatchResult {
  * statement, which is what the id check wants; in-batch repeats were settled by Batch.
  */
 export async function writeBatch(tx: TDb, ctx: TWriteContext, batch: Batch): Promise<TBatchResult> {
-  const [row] = await tx.execute<{ imported: number; prompts: number; judgments: number; conflict: number | null }>(sql`
+  const [row] = await tx.execute<{ imported: number; prompts: number; judgments: number; conflicts: number[] | null }>(sql`
     with pin as (
       select * from jsonb_to_recordset(${batch.promptsPayload}::jsonb) as x(h text, m jsonb, md jsonb)
     ),
@@ -266,9 +268,9 @@ export async function writeBatch(tx: TDb, ctx: TWriteContext, batch: Batch): Pro
       (select count(*) from pin left join lateral (
         select 1 as found from prompts e where e.project_id = ${ctx.projectId} and e.content_hash = pin.h limit 1) e on true
         where e.found is null)::int as prompts,
-      (select min(cin.l) from cin cross join lateral (
+      (select array_agg(cin.l order by cin.l) from cin cross join lateral (
         select e.content_hash from comparisons e where e.project_id = ${ctx.projectId} and e.external_id = cin.x limit 1) e
-        where cin.x is not null and e.content_hash <> cin.h) as conflict`);
-  const conflict = row!.conflict === null ? null : batch.refs[row!.conflict]!;
-  return { imported: row!.imported, prompts: row!.prompts, judgments: row!.judgments, conflict };
+        where cin.x is not null and e.content_hash <> cin.h) as conflicts`);
+  const conflicts = (row!.conflicts ?? []).map((l) => batch.refs[l]!);
+  return { imported: row!.imported, prompts: row!.prompts, judgments: row!.judgments, conflicts };
 }

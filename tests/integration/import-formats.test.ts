@@ -349,9 +349,9 @@ describe('bad input names the file, the line and the reason, and writes nothing'
   const cases: [string, TImportFormat, string, RegExp][] = [
     ['malformed JSON', 'trl', '{"prompt": "p", "chosen": ', /^second\.jsonl: line 2: malformed JSON \(.+\)$/],
     ['an unknown role', 'trl', JSON.stringify({ prompt: [{ role: 'narrator', content: 'x' }], chosen: 'a', rejected: 'b' }), /^second\.jsonl: line 2: prompt\[0\]\.role: Invalid option: expected one of .*"user"/],
-    ['an empty response', 'trl', JSON.stringify({ prompt: 'p', chosen: 'a', rejected: '   ' }), /^second\.jsonl: line 2: rejected: must not be empty$/],
+    ['an empty prompt', 'trl', JSON.stringify({ prompt: '   ', chosen: 'a', rejected: 'b' }), /^second\.jsonl: line 2: prompt: must not be empty$/],
     ['an unknown role in a chat', 'openai-chat', JSON.stringify({ messages: [{ role: 'bot', content: 'x' }] }), /^second\.jsonl: line 2: messages\[0\]\.role: Invalid option/],
-    ['an empty HH turn', 'hh-rlhf', JSON.stringify({ chosen: '\n\nHuman: q\n\nAssistant:', rejected: '\n\nHuman: q\n\nAssistant: b' }), /^second\.jsonl: line 2: chosen: turn 2 \(Assistant\) is empty$/],
+    ['the same empty answer twice', 'hh-rlhf', JSON.stringify({ chosen: '\n\nHuman: q\n\nAssistant:', rejected: '\n\nHuman: q\n\nAssistant: ' }), /^second\.jsonl: line 2: chosen and rejected are the same response$/],
   ];
   const goodLine: Record<string, (i: number) => string> = {
     trl: good,

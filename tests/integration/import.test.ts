@@ -186,7 +186,7 @@ describe('importing comparisons', () => {
     it.each([
       ['malformed JSON', '{"prompt": "p", "responses": [', /^line 2: malformed JSON \(.+\)$/],
       ['an unknown role', JSON.stringify({ prompt: [{ role: 'narrator', content: 'Once' }], responses: [{ content: 'a' }, { content: 'b' }] }), /^line 2: prompt\[0\]\.role: Invalid option: expected one of .*"user"/],
-      ['an empty response', JSON.stringify({ prompt: 'p', responses: [{ content: 'a' }, { content: '' }] }), /^line 2: responses\[1\]\.content: must not be empty$/],
+      ['an empty prompt', JSON.stringify({ prompt: ' ', responses: [{ content: 'a' }, { content: '' }] }), /^line 2: prompt: must not be empty$/],
       ['one response', JSON.stringify({ prompt: 'p', responses: [{ content: 'a' }] }), /^line 2: responses: a comparison needs at least two responses$/],
       ['nine responses', JSON.stringify({ prompt: 'p', responses: Array.from({ length: 9 }, (_, i) => ({ content: `r${i}` })) }), /^line 2: responses: a comparison holds at most 8 responses$/],
       ['a JSON value that is not an object', '[1, 2]', /^line 2: Invalid input: expected object, received array$/],

@@ -65,11 +65,9 @@ describe('ZPromptInput and ZResponseContent', () => {
     expect(ZPromptInput.parse(messages)).toEqual(messages);
   });
 
-  it.each(['', '   ', '\n\t'])('reject the blank string %j', (value) => {
-    for (const schema of [ZPromptInput, ZResponseContent]) {
-      const issue = firstIssue(schema.safeParse(value));
-      expect(issue.message).toBe('must not be empty');
-    }
+  it.each(['', '   ', '\n\t'])('reject the blank string %j as a prompt, keep it as a response', (value) => {
+    expect(firstIssue(ZPromptInput.safeParse(value)).message).toBe('must not be empty');
+    expect(ZResponseContent.parse(value)).toEqual([{ role: 'assistant', content: value }]);
   });
 
   it.each([42, null, undefined, { role: 'user', content: 'hi' }, true])('reject %j with a message naming both accepted forms', (value) => {
@@ -84,10 +82,14 @@ describe('ZPromptInput and ZResponseContent', () => {
     expect(firstIssue(ZPromptInput.safeParse([])).message).toBe('must hold at least one message');
   });
 
-  it('reject a message with empty content and no tool calls, naming its position', () => {
-    const issue = firstIssue(ZResponseContent.safeParse([{ role: 'assistant', content: 'ok' }, { role: 'assistant', content: '  ' }]));
-    expect(issue.message).toBe('content must not be empty');
-    expect(issue.path).toEqual([1, 'content']);
+  it('keep messages with empty content; refuse a prompt of nothing else', () => {
+    const turns = [
+      { role: 'user', content: 'ok' },
+      { role: 'assistant', content: '  ' },
+    ] as const;
+    expect(ZResponseContent.parse(turns)).toEqual(turns);
+    expect(ZPromptInput.parse(turns)).toEqual(turns);
+    expect(firstIssue(ZPromptInput.safeParse([{ role: 'user', content: ' ' }])).message).toBe('must not be empty: every message is blank');
   });
 
   it('reject an unknown role at its path', () => {
@@ -158,9 +160,9 @@ describe('parseNativeLine', () => {
   });
 
   it.each([
-    ['an empty response', { prompt: 'p', responses: [{ content: '' }, { content: 'b' }] }, 'line 5: responses[0].content: must not be empty'],
+    ['an empty prompt', { prompt: '', responses: twoResponses }, 'line 5: prompt: must not be empty'],
     ['a non-string content', { prompt: 'p', responses: [{ content: 'a' }, { content: 5 }] }, 'line 5: responses[1].content: must be a string or a list of messages'],
-    ['a blank message inside a response', { prompt: 'p', responses: [{ content: 'a' }, { content: [{ role: 'assistant', content: '' }] }] }, 'line 5: responses[1].content[0].content: content must not be empty'],
+    ['a prompt of blank messages', { prompt: [{ role: 'user', content: ' ' }], responses: twoResponses }, 'line 5: prompt: must not be empty: every message is blank'],
     ['a missing prompt', { responses: twoResponses }, 'line 5: prompt: must be a string or a list of messages'],
     ['one response', { prompt: 'p', responses: [{ content: 'a' }] }, 'line 5: responses: a comparison needs at least two responses'],
     ['nine responses', { prompt: 'p', responses: Array.from({ length: 9 }, (_, i) => ({ content: `r${i}` })) }, 'line 5: responses: a comparison holds at most 8 responses'],

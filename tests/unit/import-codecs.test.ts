@@ -53,13 +53,21 @@ describe('plain messages (the path without the schema)', () => {
     ['a blank string', '  \n'],
     ['an empty list', []],
     ['an unknown role', [{ role: 'narrator', content: 'x' }]],
-    ['a blank message', [{ role: 'user', content: ' ' }]],
     ['a null content', [{ role: 'assistant', content: null }]],
     ['a message with tool calls', [{ role: 'assistant', content: '', tool_calls: [] }]],
     ['a message with an extra key', [{ role: 'assistant', content: 'x', weight: 0 }]],
     ['a number', 5],
   ])('leaves %s to the schema', (_name, value) => {
     expect(plainMessages(value, 'user')).toBeNull();
+  });
+
+  // Real data holds empty turns: kept as they are, as the schema keeps them.
+  it('keeps empty and blank content, as the schema does', () => {
+    const turns = [user('Q'), assistant(''), user(' \n')];
+    expect(plainMessages(turns, 'user')).toEqual(turns);
+    expect(plainMessages(turns, 'user')).toEqual(ZPromptInput.parse(turns));
+    expect(plainMessages('', 'assistant')).toEqual(ZResponseContent.parse(''));
+    expect(plainMessages(' ', 'assistant')).toEqual([assistant(' ')]);
   });
 });
 
@@ -111,12 +119,19 @@ describe('trl', () => {
     expect(record.responses[1]!.content).toEqual([assistant('No.')]);
   });
 
+  it('keeps an empty response, chosen or rejected', () => {
+    expect(trlRecord({ prompt: 'p', chosen: '', rejected: 'b' }).responses).toEqual([{ content: [assistant('')] }, { content: [assistant('b')] }]);
+    const record = trlRecord({ chosen: [user('Q'), assistant('a')], rejected: [user('Q'), { role: 'assistant', content: '' }] });
+    expect(record.responses[1]!.content).toEqual([assistant('')]);
+  });
+
   it.each([
     ['plain strings without a prompt', { chosen: 'a', rejected: 'b' }, /^implicit prompt: chosen and rejected are plain strings/],
     ['conversations that part before the last turn', { chosen: [user('A'), assistant('x')], rejected: [user('B'), assistant('y')] }, /do not share the conversation/],
     ['a conversation that ends with the user', { chosen: [user('A'), assistant('x'), user('?')], rejected: [user('A'), assistant('y')] }, /^chosen: the conversation does not end with an assistant turn$/],
     ['an unknown role', { prompt: [{ role: 'narrator', content: 'x' }], chosen: 'a', rejected: 'b' }, /^prompt\[0\]\.role: Invalid option/],
-    ['an empty response', { prompt: 'p', chosen: '', rejected: 'b' }, /^chosen: must not be empty$/],
+    ['a prompt of blank turns', { prompt: [user(' '), assistant(''), user('')], chosen: 'a', rejected: 'b' }, /^prompt: must not be empty: every message is blank$/],
+    ['an implicit prompt of blank turns', { chosen: [user(''), assistant('a')], rejected: [user(''), assistant('b')] }, /^chosen: must not be empty: every message is blank$/],
     ['a missing rejected', { prompt: 'p', chosen: 'a' }, /^rejected: missing$/],
     ['an empty id', { id: '', prompt: 'p', chosen: 'a', rejected: 'b' }, /^id: must not be empty$/],
   ])('rejects %s', (_name, line, message) => {
@@ -134,6 +149,16 @@ describe('hh-rlhf', () => {
     ]);
   });
 
+  // As in Anthropic's data: empty Assistant turns, in the conversation and as the chosen answer.
+  it('keeps empty turns exactly, whitespace and all', () => {
+    const record = hhRecord({
+      chosen: '\n\nHuman: Hi\n\nAssistant:\n\nHuman: Still there?\n\nAssistant: ',
+      rejected: '\n\nHuman: Hi\n\nAssistant:\n\nHuman: Still there?\n\nAssistant:  \n',
+    });
+    expect(record.prompt).toEqual([user('Hi'), assistant(''), user('Still there?')]);
+    expect(record.responses).toEqual([{ content: [assistant('')] }, { content: [assistant(' \n')] }]);
+  });
+
   it('takes the shared conversation before the last Assistant turn as the prompt', () => {
     const record = hhRecord({ chosen: '\n\nHuman: Q1\n\nAssistant: A1\n\nHuman: Q2\n\nAssistant: good', rejected: '\n\nHuman: Q1\n\nAssistant: A1\n\nHuman: Q2\n\nAssistant: bad' });
     expect(record.prompt).toEqual([user('Q1'), assistant('A1'), user('Q2')]);
@@ -145,7 +170,7 @@ describe('hh-rlhf', () => {
     ['text before the first marker', { chosen: 'Hi\n\nAssistant: x', rejected: '\n\nHuman: Hi\n\nAssistant: y' }, /^chosen: a transcript starts with/],
     ['a transcript ending with a Human turn', { chosen: '\n\nHuman: Hi\n\nAssistant: x\n\nHuman: more', rejected: '\n\nHuman: Hi\n\nAssistant: y' }, /^chosen: the transcript does not end with an Assistant turn$/],
     ['transcripts that part before the last turn', { chosen: '\n\nHuman: Hi\n\nAssistant: x', rejected: '\n\nHuman: Hello\n\nAssistant: y' }, /do not share the conversation before their last Assistant turn/],
-    ['an empty turn', { chosen: '\n\nHuman: Hi\n\nAssistant: ', rejected: '\n\nHuman: Hi\n\nAssistant: y' }, /^chosen: turn 2 \(Assistant\) is empty$/],
+    ['a prompt of blank Human turns', { chosen: '\n\nHuman: \n\nAssistant: x', rejected: '\n\nHuman: \n\nAssistant: y' }, /^chosen: must not be empty: every message is blank$/],
     ['no Human turn', { chosen: '\n\nAssistant: x', rejected: '\n\nAssistant: y' }, /^chosen: no Human turn/],
     ['a transcript that is not a string', { chosen: [], rejected: 'x' }, /^chosen: must be a string/],
   ])('rejects %s', (_name, line, message) => {
@@ -178,6 +203,12 @@ describe('answers', () => {
     expect(reason(() => answersLineKind({ uid: 'u' }))).toMatch(/^neither a prompt line/);
   });
 
+  it('keeps an empty answer, and refuses a blank prompt', () => {
+    expect(answersAnswer({ uid: 'u', model: 'm', messages: [user('Q'), { role: 'assistant', content: { answer: '' } }] }).response).toEqual([assistant('')]);
+    expect(reason(() => answersPrompt({ uid: 'u', prompt: ' ' }))).toBe('prompt: must not be empty');
+    expect(reason(() => answersPrompt({ uid: 'u', prompt: [user('')] }))).toBe('prompt: must not be empty: every message is blank');
+  });
+
   it('reads both answer shapes and joins a comparison in the order of the models', () => {
     const prompt = answersPrompt({ uid: 'u1', prompt: 'Q', cluster: 'c' });
     expect(prompt).toEqual({ uid: 'u1', prompt: [user('Q')], metadata: { cluster: 'c' } });
@@ -196,7 +227,6 @@ describe('answers', () => {
     ['an object content without an answer', { uid: 'u', model: 'm', messages: [user('Q'), { role: 'assistant', content: { text: 'x' } }] }, /^messages\[1\]\.content: an object content needs a string "answer"$/],
     ['an unknown role', { uid: 'u', model: 'm', messages: [{ role: 'judge', content: 'Q' }, assistant('A')] }, /^messages\[0\]\.role: Invalid option/],
     ['no answer', { uid: 'u', model: 'm', messages: [user('Q')] }, /^messages: no assistant answer/],
-    ['an empty answer', { uid: 'u', model: 'm', messages: [user('Q'), { role: 'assistant', content: { answer: '' } }] }, /^messages\[1\]\.content: content must not be empty$/],
     ['no model', { uid: 'u', messages: [user('Q'), assistant('A')] }, /^model: missing$/],
   ])('rejects %s', (_name, line, message) => {
     expect(reason(() => answersAnswer(line))).toMatch(message);

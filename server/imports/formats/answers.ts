@@ -1,6 +1,6 @@
 import type { TMessage } from '@/db/schema';
 import { ZMessages, ZPromptInput } from '../../content/schemas';
-import { isPlainObject, LineError, parseWith, plainMessages, type TComparisonRecord } from '../records';
+import { isPlainObject, LineError, parseWith, plainMessages, requirePromptText, type TComparisonRecord } from '../records';
 
 /**
  * Answers per model (the layout of arena-hard-auto): a prompts file
@@ -40,7 +40,7 @@ function uidOf(json: Record<string, unknown>): string {
 export function answersPrompt(json: unknown): TAnswersPrompt {
   if (!isPlainObject(json)) throw new LineError('expected a JSON object with "uid" and "prompt"');
   const uid = uidOf(json);
-  const prompt = plainMessages(json.prompt, 'user') ?? parseWith(ZPromptInput, json.prompt, 'prompt');
+  const prompt = requirePromptText(plainMessages(json.prompt, 'user') ?? parseWith(ZPromptInput, json.prompt, 'prompt'), 'prompt');
   const metadata = Object.fromEntries(Object.entries(json).filter(([key]) => key !== 'uid' && key !== 'prompt'));
   return { uid, prompt, metadata };
 }

@@ -1,14 +1,13 @@
 import type { TMessage } from '@/db/schema';
-import { canonicalMessagesJson, externalId, extraFields, isPlainObject, LineError, type TComparisonRecord } from '../records';
+import { canonicalMessagesJson, externalId, extraFields, isPlainObject, LineError, requirePromptText, type TComparisonRecord } from '../records';
 
 const MARKER = /\n\n(Human|Assistant):/g;
-const NON_SPACE = /\S/;
 
 /**
  * One HH-RLHF transcript ("\n\nHuman: ...\n\nAssistant: ...") as messages: Human turns are user
  * messages, Assistant turns assistant messages. The one space after each "Human:" and
  * "Assistant:" belongs to the marker, so the export (toHhTranscript) writes the same bytes back;
- * a turn without that space imports the same but exports with it.
+ * a turn without that space imports the same but exports with it. Empty turns are kept as they are.
  */
 export function parseHhTranscript(text: string, field: string): TMessage[] {
   const messages: TMessage[] = [];
@@ -20,9 +19,8 @@ export function parseHhTranscript(text: string, field: string): TMessage[] {
     const start = match.index + match[0].length;
     const next = MARKER.exec(text);
     const turn = text.slice(start, next ? next.index : text.length);
-    const content = turn.startsWith(' ') ? turn.slice(1) : turn;
-    if (!NON_SPACE.test(content)) throw new LineError(`${field}: turn ${messages.length + 1} (${match[1]}) is empty`);
-    messages.push({ role, content });
+    // An empty turn is kept: the data set holds empty Assistant turns, some of them chosen.
+    messages.push({ role, content: turn.startsWith(' ') ? turn.slice(1) : turn });
     match = next;
   }
   return messages;
@@ -49,6 +47,7 @@ export function hhRecord(json: unknown): TComparisonRecord {
   }
   const chosen = splitTranscript(parseHhTranscript(json.chosen as string, 'chosen'), 'chosen');
   const rejected = splitTranscript(parseHhTranscript(json.rejected as string, 'rejected'), 'rejected');
+  requirePromptText(chosen.prompt, 'chosen');
   if (canonicalMessagesJson(chosen.prompt) !== canonicalMessagesJson(rejected.prompt)) {
     throw new LineError('chosen and rejected do not share the conversation before their last Assistant turn');
   }

@@ -1,3 +1,4 @@
+import { hasPromptText } from '../../content/schemas';
 import { isPlainObject, LineError, parseWith, plainMessages, type TComparisonRecord } from '../records';
 import { MAX_RESPONSES, ZNativeComparisonLine } from '../schemas';
 
@@ -31,7 +32,8 @@ function plainNative(json: unknown): TComparisonRecord | null {
   else if (typeof rawId === 'number' && Number.isSafeInteger(rawId)) id = String(rawId);
   else if (rawId !== undefined) return null;
   const prompt = plainMessages(json.prompt, 'user');
-  if (!prompt) return null;
+  // A prompt of blank turns takes the schema, which names the field in its refusal.
+  if (!prompt || !hasPromptText(prompt)) return null;
   const raw = json.responses;
   if (!Array.isArray(raw) || raw.length < 2 || raw.length > MAX_RESPONSES) return null;
   const responses: TComparisonRecord['responses'] = [];

@@ -1,5 +1,5 @@
 import { ZMessages } from '../../content/schemas';
-import { extraFields, isPlainObject, LineError, parseWith, plainMessages, type TPromptRecord } from '../records';
+import { extraFields, isPlainObject, LineError, parseWith, plainMessages, requirePromptText, type TPromptRecord } from '../records';
 
 /**
  * OpenAI chat fine-tuning data, `{"messages": [...]}`, imported as prompts for a later
@@ -13,5 +13,6 @@ export function openaiChatRecord(json: unknown): TPromptRecord {
   let messages = (Array.isArray(json.messages) ? plainMessages(json.messages, 'user') : null) ?? parseWith(ZMessages, json.messages, 'messages');
   if (messages.at(-1)!.role === 'assistant') messages = messages.slice(0, -1);
   if (!messages.some((m) => m.role === 'user')) throw new LineError('messages: no user message to answer');
+  requirePromptText(messages, 'messages');
   return { kind: 'prompt', prompt: messages, metadata: extraFields(json, ['messages']) };
 }

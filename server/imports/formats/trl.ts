@@ -8,6 +8,7 @@ import {
   LineError,
   parseWith,
   plainMessages,
+  requirePromptText,
   splitLastAssistantTurn,
   type TComparisonRecord,
 } from '../records';
@@ -29,7 +30,7 @@ export function trlRecord(json: unknown): TComparisonRecord {
   let chosen: TMessage[];
   let rejected: TMessage[];
   if (json.prompt !== undefined) {
-    prompt = plainMessages(json.prompt, 'user') ?? parseWith(ZPromptInput, json.prompt, 'prompt');
+    prompt = requirePromptText(plainMessages(json.prompt, 'user') ?? parseWith(ZPromptInput, json.prompt, 'prompt'), 'prompt');
     chosen = plainMessages(json.chosen, 'assistant') ?? parseWith(ZResponseContent, json.chosen, 'chosen');
     rejected = plainMessages(json.rejected, 'assistant') ?? parseWith(ZResponseContent, json.rejected, 'rejected');
   } else {
@@ -43,7 +44,7 @@ export function trlRecord(json: unknown): TComparisonRecord {
     if (canonicalMessagesJson(c.prompt) !== canonicalMessagesJson(r.prompt)) {
       throw new LineError('implicit prompt: chosen and rejected do not share the conversation before their last assistant turn');
     }
-    prompt = c.prompt;
+    prompt = requirePromptText(c.prompt, 'chosen');
     chosen = c.response;
     rejected = r.response;
   }
