@@ -40,6 +40,11 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
                 API tokens
               </Link>
             )}
+            {user?.role === 'admin' && (
+              <Link href="/admin/users" className="text-slate-600 hover:text-slate-900">
+                Users
+              </Link>
+            )}
             <span className="ml-auto flex items-center gap-4 text-slate-600">
               {user ? (
                 <>

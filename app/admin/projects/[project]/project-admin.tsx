@@ -9,6 +9,7 @@ import { LiveModels } from './live-models';
 import { GuidelinesEditor } from './guidelines-editor';
 import { SettingsPanel } from './settings-panel';
 import { AnnotatorsTable } from './annotators-table';
+import { MembersPanel } from './members-panel';
 import { ReviewStats } from './review-stats';
 
 export function ProjectAdmin({ project }: { project: string }) {
@@ -72,20 +73,7 @@ export function ProjectAdmin({ project }: { project: string }) {
       <AnnotatorsTable project={project} />
       <ReviewStats project={project} />
 
-      <section className="rounded-lg border border-slate-200 bg-white p-4">
-        <h2 className="mb-3 font-semibold">Members</h2>
-        <ul className="text-sm">
-          {members.map((m) => (
-            <li key={m.userId} className="flex justify-between border-b border-slate-100 py-1 last:border-0">
-              <span>{m.email}</span>
-              <span className="text-slate-500">{m.role}</span>
-            </li>
-          ))}
-        </ul>
-        <p className="mt-3 text-xs text-slate-500">
-          Add members with <code>npm run cli -- member add --project {project} --email E --role annotator</code>.
-        </p>
-      </section>
+      <MembersPanel project={project} members={members} />
     </main>
   );
 }
