@@ -11,6 +11,7 @@ const benches: Record<string, () => Promise<void>> = {
   import: async () => (await import('./import')).run(),
   export: async () => (await import('./export')).run(),
   sampling: async () => (await import('./sampling')).run(),
+  load: async () => (await import('./load')).run(),
 };
 
 const benchName = process.argv[2];
