@@ -31,6 +31,8 @@ vi.hoisted(() => {
   process.env.PAIRWISE_MAX_IMPORT_BYTES = String(20 * 1024 * 1024);
 });
 const DEFAULT_LINE_BYTES = 16_000_000;
+/** Tests that start the CLI several times: each run loads the project's TypeScript anew. */
+const CLI_TEST_TIMEOUT_MS = 120_000;
 
 const session = vi.hoisted(() => ({ user: null as TSessionUser | null }));
 vi.mock('server-only', () => ({}));
@@ -236,7 +238,7 @@ describe('a decompression bomb (one 200 MB line in ~200 KB of gzip)', () => {
     console.log(`CLI peak RSS: ${baseline.maxRssMb?.toFixed(1)} MB importing 3 lines, ${run.maxRssMb?.toFixed(1)} MB refusing the bomb`);
     expect(run.maxRssMb! - baseline.maxRssMb!).toBeLessThan(100);
     expect(await comparisonCount(project)).toBe(3);
-  });
+  }, CLI_TEST_TIMEOUT_MS);
 });
 
 describe('size limits of the upload routes', () => {
@@ -294,7 +296,7 @@ describe('every error path ends in a clear refusal', () => {
       expectCliRefusal(run, new RegExp(`${name.replace(/[.]/g, '\\.')}: line 2: malformed JSON`));
     }
     expect(await comparisonCount(project)).toBe(0);
-  });
+  }, CLI_TEST_TIMEOUT_MS);
 
   it('the CLI refuses a truncated gzip, a corrupt one and an unreadable file', async () => {
     const project = await newProject();
@@ -308,7 +310,7 @@ describe('every error path ends in a clear refusal', () => {
     const io = await cli(['import', '--project', project.slug, directory]);
     expectCliRefusal(io, /line 1: the input could not be read \(EISDIR/);
     expect(await comparisonCount(project)).toBe(0);
-  });
+  }, CLI_TEST_TIMEOUT_MS);
 
   it('the routes answer 400 for a corrupt gzip and a bad line among thousands', async () => {
     const project = await newProject();
@@ -360,7 +362,7 @@ describe('lenient imports (--skip-invalid, ?skipInvalid=1)', () => {
     const again = await cli(['import', '--project', project.slug, '--skip-invalid', '--rejects', elsewhere, input], { PAIRWISE_MAX_LINE_BYTES: '4096' });
     expect(again.stdout).toContain(`skipped 4 invalid line(s) (see ${elsewhere})`);
     expect(fs.readFileSync(elsewhere, 'utf8').trim().split('\n')).toHaveLength(4);
-  });
+  }, CLI_TEST_TIMEOUT_MS);
 
   it('the routes list the rejected lines in their answer; without the flag nothing is imported', async () => {
     const project = await newProject();
