@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { initTRPC, TRPCError } from '@trpc/server';
 import type PgBoss from 'pg-boss';
 import superjson from 'superjson';
+import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from '@/db/availability';
 import type { TDbHandle } from '@/db/client';
 import type { TArtifactStore } from './artifacts/store';
 import type { TRateLimit } from './env';
@@ -53,6 +54,10 @@ const mapAppErrors = t.middleware(async ({ next }) => {
   if (!result.ok && isAppError(result.error.cause)) {
     const cause = result.error.cause;
     throw new TRPCError({ code: trpcCodes[cause.code], message: cause.message, cause });
+  }
+  // The database is away (restarting, unreachable): a 503 to retry, not a 500 that reads as a bug.
+  if (!result.ok && isDatabaseUnavailable(result.error.cause)) {
+    throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: DATABASE_UNAVAILABLE_MESSAGE, cause: result.error.cause });
   }
   return result;
 });

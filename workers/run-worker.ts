@@ -2,6 +2,7 @@ import type PgBoss from 'pg-boss';
 import type { z } from 'zod';
 import type { TDbHandle } from '@/db/client';
 import type { TArtifactStore } from '@/server/artifacts/store';
+import { createJobLocks, failOrphanedJobs } from '@/server/jobs/orphaned-jobs';
 import { createBoss, DEAD_LETTER_QUEUE, ensureQueues } from '@/server/jobs/queue';
 import { buildDatasetJob } from './jobs/build-dataset';
 import { countTokensJob } from './jobs/count-tokens';
@@ -34,6 +35,11 @@ export interface TWorkerDeps {
 
 const definitions: TJobDefinition<z.ZodType>[] = [exportProjectJob, countTokensJob, buildDatasetJob, runSubmitJob, runPollJob, roundAdvanceJob, roundStageJob, rejectionSamplingJob, generateJob] as TJobDefinition<z.ZodType>[];
 
+/** How often a worker looks for jobs whose worker died. */
+const ORPHAN_SWEEP_MS = 5_000;
+/** How long stopping waits for running jobs before failing them back to the queue. */
+const STOP_GRACE_MS = 8_000;
+
 export interface TRunningWorker {
   boss: PgBoss;
   stop(): Promise<void>;
@@ -49,6 +55,7 @@ export async function startWorker(url: string, deps: TWorkerDeps, log: (line: st
   await boss.start();
   await ensureQueues(boss);
   const jobDeps: TWorkerDeps = { ...deps, boss };
+  const locks = createJobLocks(url, log);
 
   for (const definition of definitions) {
     await boss.work(definition.name, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async ([job]) => {
@@ -60,15 +67,38 @@ export async function startWorker(url: string, deps: TWorkerDeps, log: (line: st
         return;
       }
       const started = Date.now();
-      const result = await definition.handle(jobDeps, parsed.data);
-      log(`[worker] ${definition.name} ${job.id} done in ${Date.now() - started} ms ${JSON.stringify(result)}`);
-      return result;
+      await locks.hold(job.id);
+      try {
+        const result = await definition.handle(jobDeps, parsed.data);
+        log(`[worker] ${definition.name} ${job.id} done in ${Date.now() - started} ms ${JSON.stringify(result)}`);
+        return result;
+      } finally {
+        await locks.release(job.id);
+      }
     });
   }
+  // Jobs left active by a worker that died (killed, out of memory, its machine gone) are retried
+  // within seconds, not after pg-boss's expiry; checked now and then, since any worker may die.
+  const sweep = async () => {
+    try {
+      await locks.reassert();
+      for (const job of await failOrphanedJobs(deps.db.sql, boss)) log(`[worker] ${job.name} ${job.id}: its worker stopped, retrying it`);
+    } catch (error) {
+      log(`[worker] looking for jobs of stopped workers failed: ${(error as Error).message}`);
+    }
+  };
+  await sweep();
+  const sweeper = setInterval(() => void sweep(), ORPHAN_SWEEP_MS);
+  sweeper.unref();
   // Rounds in flight when the last worker stopped: their runs are polled or started again.
   await resumeRounds(deps.db, boss).catch((error: unknown) => log(`[worker] resuming rounds failed: ${String(error)}`));
   return {
     boss,
-    stop: () => boss.stop({ graceful: true, wait: true, timeout: 15_000 }),
+    stop: async () => {
+      clearInterval(sweeper);
+      // Running jobs get a few seconds to finish; pg-boss then fails what is left, so it is retried.
+      await boss.stop({ graceful: true, wait: true, timeout: STOP_GRACE_MS });
+      await locks.close();
+    },
   };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -46,6 +47,32 @@ export interface TS3Location {
 }
 
 const partialSuffix = '.partial';
+/** Temporary files are named after their writer, so that one left by a dead process can be told apart from one being written. */
+const writerTag = () => `${os.hostname()}-${process.pid}`;
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporary files of earlier writes of `target` whose writer died (a worker killed
+ * in the middle of an export): a retried job would otherwise leave them behind for good. Only
+ * writers on this host are judged; another host's file is left to that host.
+ */
+async function removeAbandonedPartials(target: string): Promise<void> {
+  const dir = path.dirname(target);
+  const prefix = `${path.basename(target)}.${os.hostname()}-`;
+  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(prefix) || !name.endsWith(partialSuffix)) continue;
+    const pid = Number(name.slice(prefix.length).split('-')[0]);
+    if (Number.isInteger(pid) && pid > 0 && !processIsAlive(pid)) await fs.rm(path.join(dir, name), { force: true });
+  }
+}
 
 export function localArtifactStore(root: string = artifactsDir()): TArtifactStore {
   const base = path.resolve(root);
@@ -76,7 +103,8 @@ export function localArtifactStore(root: string = artifactsDir()): TArtifactStor
     async write(key, body) {
       const target = fullPath(key);
       await fs.mkdir(path.dirname(target), { recursive: true });
-      const temporary = `${target}.${randomUUID()}${partialSuffix}`;
+      await removeAbandonedPartials(target);
+      const temporary = `${target}.${writerTag()}-${randomUUID()}${partialSuffix}`;
       try {
         await pipeline(body, createWriteStream(temporary));
         await fs.rename(temporary, target);

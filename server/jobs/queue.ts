@@ -19,14 +19,19 @@ export const DEAD_LETTER_QUEUE = 'dead-letter';
 export type TJobName = (typeof jobs)[keyof typeof jobs]['name'];
 
 export function createBoss(url: string, role: 'web' | 'worker' | 'admin'): PgBoss {
-  return new PgBoss({
+  // pg-boss hands its options to node-postgres's Pool, whose settings its types do not list.
+  const options: PgBoss.ConstructorOptions & { connectionTimeoutMillis: number } = {
     connectionString: url,
     application_name: `pairwise-${role}-queue`,
     max: role === 'worker' ? 4 : 2,
+    // node-postgres waits for a connection forever by default: with the database away, enqueueing
+    // and the worker's polling fail within seconds and are retried instead of piling up.
+    connectionTimeoutMillis: 3_000,
     // Only the worker runs maintenance and the clock; the web app and CLI just enqueue.
     supervise: role === 'worker',
     schedule: role === 'worker',
-  });
+  };
+  return new PgBoss(options);
 }
 
 /** Creates the queues (idempotent). Called once at launch and by the worker on boot. */

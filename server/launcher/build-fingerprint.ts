@@ -4,8 +4,23 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 
 /** What a production build depends on: when none of it changed, the existing build is reused. */
-const INPUTS = ['app', 'server', 'db', 'package-lock.json', 'next.config.mjs', 'postcss.config.mjs', 'tsconfig.json'];
+const INPUTS = ['app', 'server', 'db'];
 const SKIP = new Set(['node_modules', '.next', '.data', 'seed']);
+/**
+ * Files at the top of the checkout count too: Next.js picks up root files by name (proxy.ts,
+ * instrumentation.ts, next.config.mjs, tsconfig.json, .env files), and a new one must rebuild.
+ * The lockfile counts (other dependencies, other build); next-env.d.ts is written by the build itself.
+ */
+const ROOT_FILE = /^(?:[^.].*\.(?:ts|tsx|js|jsx|mjs|cjs|mts|cts|json)|\.env(?:\..+)?)$/;
+const ROOT_SKIP = new Set(['next-env.d.ts']);
+
+async function rootFiles(root: string): Promise<string[]> {
+  const entries = await fs.readdir(root, { withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && ROOT_FILE.test(e.name) && !ROOT_SKIP.has(e.name))
+    .map((e) => e.name)
+    .sort();
+}
 
 async function* files(entry: string): AsyncGenerator<string> {
   const stat = await fs.stat(entry).catch(() => null);
@@ -20,7 +35,7 @@ async function* files(entry: string): AsyncGenerator<string> {
 
 export async function sourceFingerprint(root: string): Promise<string> {
   const hash = createHash('sha256');
-  for (const input of INPUTS) {
+  for (const input of [...(await rootFiles(root)), ...INPUTS]) {
     for await (const file of files(path.join(root, input))) {
       hash.update(path.relative(root, file)).update('\0').update(await fs.readFile(file)).update('\0');
     }

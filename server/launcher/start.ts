@@ -4,6 +4,7 @@
  *   2. migrations, the job queue, and on a fresh installation the demo project and accounts;
  *   3. a production build of the web app when the sources changed since the last one;
  *   4. the web app (next start) and the worker, as child processes;
+ * keeps them running (a process or embedded database that dies is started again, with backoff),
  * and on Ctrl-C (or SIGTERM) stops them in order: web and worker, then the database.
  * `npm run dev` does the same with `next dev` instead of a production build.
  * Flags: --dev (next dev), --demo (seed the demo data into an empty DATABASE_URL database too).
@@ -15,8 +16,9 @@ import { createRequire } from 'node:module';
 import { createDb } from '@/db/client';
 import { dataDir, env } from '../env';
 import { isEmptyInstallation, seedDemo, type TDemoAccount } from '../setup/seed-demo';
-import { loadSecrets, prepareDatabase, resolveDatabase } from '../setup/installation';
+import { loadSecrets, prepareDatabase, resolveDatabase, type TDatabaseLease } from '../setup/installation';
 import { buildIsCurrent, recordBuild, sourceFingerprint, withBuildLock } from './build-fingerprint';
+import { describeExit, nextRestartDelay, supervise, type TSupervised } from './supervisor';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(import.meta.url);
@@ -48,10 +50,10 @@ function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
 
-async function waitForHealth(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+async function waitForHealth(port: number, web: TSupervised, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error('the web app exited during start-up');
+    if (web.restarts() > 0 || web.current().exitCode !== null) throw new Error('the web app exited during start-up');
     try {
       const res = await fetch(`http://127.0.0.1:${port}/api/health`);
       if (res.ok) return;
@@ -61,6 +63,33 @@ async function waitForHealth(port: number, child: ChildProcess, timeoutMs: numbe
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`the web app did not answer /api/health within ${timeoutMs / 1000} s`);
+}
+
+/** How long stopping waits for the web app and the worker before killing them. */
+const STOP_LIMIT_MS = 12_000;
+
+/** Starts the embedded PostgreSQL again when it dies, with the same backoff as the other processes. */
+function watchDatabase(server: NonNullable<TDatabaseLease['server']>, stopping: () => boolean): void {
+  let delay = 0;
+  let startedAt = Date.now();
+  const restart = async () => {
+    if (stopping()) return;
+    try {
+      await server.restart();
+      startedAt = Date.now();
+      log('PostgreSQL is running again');
+    } catch (error) {
+      delay = nextRestartDelay(delay, 0);
+      log(`PostgreSQL did not start (${(error as Error).message.split('\n')[0]}); trying again in ${delay / 1000} s`);
+      setTimeout(() => void restart(), delay);
+    }
+  };
+  server.onExit((code, signal) => {
+    if (stopping()) return;
+    delay = nextRestartDelay(delay, Date.now() - startedAt);
+    log(`PostgreSQL stopped unexpectedly (${describeExit(code, signal)}); restarting in ${delay / 1000} s`);
+    setTimeout(() => void restart(), delay);
+  });
 }
 
 /** Fails early, with a clear message, when something else already listens on the port. */
@@ -88,14 +117,15 @@ async function main() {
     if (database.owned) await database.stop();
   };
   const children: ChildProcess[] = [];
+  const supervised: TSupervised[] = [];
   let stopping = false;
   const stopAll = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     log(`${signal}: stopping the web app and the worker…`);
     for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
-    const timeout = setTimeout(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')), 20_000);
-    await Promise.all(children.map(exited));
+    const timeout = setTimeout(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')), STOP_LIMIT_MS);
+    await Promise.all([...children.map(exited), ...supervised.map((s) => s.stop(STOP_LIMIT_MS))]);
     clearTimeout(timeout);
     if (database.owned) {
       log('stopping PostgreSQL…');
@@ -153,19 +183,24 @@ async function main() {
     if (stopping) return;
   }
 
-  const web = dev
-    ? run(process.execPath, [nextBin, 'dev', '-p', String(port)], { ...childEnv, PAIRWISE_PROCESS: 'pairwise-web' }, 'web')
-    : run(process.execPath, [nextBin, 'start', '-p', String(port)], { ...childEnv, NODE_ENV: 'production', PAIRWISE_PROCESS: 'pairwise-web' }, 'web');
-  const worker = run(process.execPath, ['--import', 'tsx', path.join(root, 'workers', 'index.ts')], { ...childEnv, PAIRWISE_PROCESS: 'pairwise-worker' }, 'worker');
-  children.push(web, worker);
-  for (const child of [web, worker]) {
-    child.once('exit', (code) => {
-      if (!stopping) {
-        log(`a process exited unexpectedly (code ${code}); stopping everything`);
-        void stopAll('SIGTERM');
-      }
-    });
-  }
+  // The database, the web app and the worker are kept running: one that dies is started again
+  // while the others go on (they reconnect to the database by themselves). Only Ctrl-C or
+  // SIGTERM stops everything.
+  if (database.server) watchDatabase(database.server, () => stopping);
+  const web = supervise(
+    'the web app',
+    () =>
+      dev
+        ? run(process.execPath, [nextBin, 'dev', '-p', String(port)], { ...childEnv, PAIRWISE_PROCESS: 'pairwise-web' }, 'web')
+        : run(process.execPath, [nextBin, 'start', '-p', String(port)], { ...childEnv, NODE_ENV: 'production', PAIRWISE_PROCESS: 'pairwise-web' }, 'web'),
+    log,
+  );
+  const worker = supervise(
+    'the worker',
+    () => run(process.execPath, ['--import', 'tsx', path.join(root, 'workers', 'index.ts')], { ...childEnv, PAIRWISE_PROCESS: 'pairwise-worker' }, 'worker'),
+    log,
+  );
+  supervised.push(web, worker);
 
   await waitForHealth(port, web, dev ? 180_000 : 60_000);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { startEmbeddedPostgres } from '@/db/embedded';
+import { startEmbeddedPostgres, type TEmbeddedServer } from '@/db/embedded';
 import { migrateDatabase } from '@/db/migrate';
 import { createBoss, ensureQueues } from '../jobs/queue';
 
@@ -32,6 +32,8 @@ export interface TDatabaseLease {
   /** True when this process started the embedded server (and so must stop it). */
   owned: boolean;
   stop(): Promise<void>;
+  /** The embedded server this process started: told when it dies, and able to start it again. */
+  server?: Pick<TEmbeddedServer, 'onExit' | 'restart'>;
 }
 
 export async function resolveDatabase(dataDir: string, log: (line: string) => void = () => {}): Promise<TDatabaseLease> {
@@ -39,7 +41,7 @@ export async function resolveDatabase(dataDir: string, log: (line: string) => vo
   if (configured) return { url: configured, embedded: false, owned: false, stop: async () => {} };
   const secrets = await loadSecrets(dataDir);
   const server = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'postgres'), password: secrets.postgresPassword, log });
-  return { url: server.url, embedded: true, owned: !server.reused, stop: server.stop };
+  return { url: server.url, embedded: true, owned: !server.reused, stop: server.stop, server: server.reused ? undefined : server };
 }
 
 /** Schema migrations and the job queue's tables and queues: everything a fresh database needs. */

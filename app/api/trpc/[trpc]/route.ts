@@ -1,3 +1,4 @@
+import { DATABASE_RETRY_AFTER_SECONDS } from '@/db/availability';
 import { retryAfterOf } from '@/server/limits/rate-limit';
 import { appRouter } from '@/server/root';
 import { serveTrpc } from '@/server/trpc-http';
@@ -10,9 +11,9 @@ const handler = (req: Request) =>
     req,
     router: appRouter,
     createContext: createRequestContext,
-    // Past a rate limit, clients are told when to try again.
+    // With the database away, or past a rate limit, clients are told when to try again.
     responseMeta: ({ errors }) => {
-      const retryAfter = retryAfterOf(errors);
+      const retryAfter = errors.some((e) => e.code === 'SERVICE_UNAVAILABLE') ? DATABASE_RETRY_AFTER_SECONDS : retryAfterOf(errors);
       return retryAfter === null ? {} : { headers: { 'Retry-After': String(retryAfter) } };
     },
   });
