@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { AppError, isAppError, type TAppErrorCode } from '../errors';
 import { isRateLimitedError } from '../limits/rate-limit';
+import { clientErrorFromPostgres, loggableError } from '../postgres-errors';
 import { parseInput, requireStorableText } from '../validation';
 
 /** A route handler as Next.js calls it: the web Request and the route's (awaitable) params. */
@@ -22,7 +23,8 @@ export class ApiError extends AppError {
  * Every API error as `{ "error": { "code", "message", "field"? } }` with the AppError's status.
  * Anything else is a bug: a 500 that names a log id, never a stack.
  */
-export function apiErrorResponse(error: unknown): Response {
+export function apiErrorResponse(thrown: unknown): Response {
+  const error = clientErrorFromPostgres(thrown) ?? thrown;
   if (isAppError(error)) {
     const extra = error instanceof ApiError ? error.extra : {};
     const body = { error: { ...extra, code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) } };
@@ -32,7 +34,7 @@ export function apiErrorResponse(error: unknown): Response {
     return Response.json(body, { status: error.httpStatus, headers });
   }
   const logId = randomUUID().slice(0, 8);
-  console.error(`[api/v1] internal error ${logId}:`, error);
+  console.error(`[api/v1] internal error ${logId}:`, loggableError(error));
   return Response.json({ error: { code: 'INTERNAL', message: `Internal error (log id ${logId})` } }, { status: 500 });
 }
 

@@ -4,6 +4,7 @@ import { and, asc, eq, inArray, sql as dsql } from 'drizzle-orm';
 import type { TDb } from '@/db/client';
 import { executors, runs } from '@/db/schema';
 import { AppError } from '../errors';
+import { postgresError } from '../postgres-errors';
 import { issuePath, parseInput } from '../validation';
 import {
   executorConfigSchemas,
@@ -113,7 +114,7 @@ export async function updateExecutor(db: TDb, input: TUpdateExecutor): Promise<T
     if (!row) throw new AppError('NOT_FOUND', `no executor with id ${data.id}`);
     return toInfo(row);
   } catch (error) {
-    if ((error as { code?: string }).code === '23505') throw new AppError('CONFLICT', `an executor named ${data.name} already exists`, { field: 'name' });
+    if (postgresError(error)?.code === '23505') throw new AppError('CONFLICT', `an executor named ${data.name} already exists`, { field: 'name' });
     throw error;
   }
 }

@@ -36,13 +36,14 @@ export type TFieldHints = Record<string, TJson>;
 
 /** A value the schema accepts, as far as a generic sampler can tell (hints win by field name). */
 export function sampleValue(schema: TJsonSchema, hints: TFieldHints, key = ''): TJson {
-  if (key in hints) return hints[key];
+  if (key in hints) return hints[key] ?? null;
   if (schema.const !== undefined) return schema.const;
-  if (schema.enum?.length) return schema.enum[0];
+  if (schema.enum?.length) return schema.enum[0] ?? null;
   if (schema.default !== undefined) return schema.default;
   const options = schema.anyOf ?? schema.oneOf;
-  if (options?.length) return sampleValue(options.find((o) => o.type !== 'null') ?? options[0], hints, key);
-  if (schema.allOf?.length) return sampleValue(schema.allOf[0], hints, key);
+  const [firstOption] = options ?? [];
+  if (firstOption) return sampleValue(options!.find((o) => o.type !== 'null') ?? firstOption, hints, key);
+  if (schema.allOf?.[0]) return sampleValue(schema.allOf[0], hints, key);
   const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
   switch (type) {
     case 'object': {
@@ -90,7 +91,7 @@ export function encodeJson(value: unknown): string {
     }
     return v;
   });
-  return text === undefined ? '' : text.replace(/"\\u0000raw(\d+)\\u0000"/g, (_m, i: string) => raws[Number(i)]);
+  return text === undefined ? '' : text.replace(/"\\u0000raw(\d+)\\u0000"/g, (_m, i: string) => raws[Number(i)] ?? 'null');
 }
 
 const DEPTH = 5_000;

@@ -170,13 +170,14 @@ describe('hostile input to every REST operation', () => {
     const query = spec.query ? (sampleValue(inputJsonSchema(spec.query), hints) as Record<string, unknown>) : {};
     const json = spec.body && 'json' in spec.body && spec.body.json ? (sampleValue(inputJsonSchema(spec.body.json), hints) as Record<string, unknown>) : undefined;
     const file = spec.body && 'file' in spec.body;
-    const out: ReturnType<typeof restCases> = [{ name: 'sample', params, query, body: json ? encodeJson(json) : file ? '' : undefined }];
+    const sampleBody = json ? encodeJson(json) : file ? '' : undefined;
+    const out: ReturnType<typeof restCases> = [{ name: 'sample', params, query, body: sampleBody }];
     const strings = hostileValues().filter(({ value }) => typeof value === 'string' || typeof value === 'number');
     for (const key of Object.keys(spec.params ? inputJsonSchema(spec.params).properties ?? {} : {})) {
-      for (const { name, value } of strings) out.push({ name: `param ${key}: ${name}`, params: { ...params, [key]: String(value) }, query, body: out[0].body, field: key });
+      for (const { name, value } of strings) out.push({ name: `param ${key}: ${name}`, params: { ...params, [key]: String(value) }, query, body: sampleBody, field: key });
     }
     for (const key of Object.keys(spec.query ? inputJsonSchema(spec.query).properties ?? {} : {})) {
-      for (const { name, value } of strings) out.push({ name: `query ${key}: ${name}`, params, query: { ...query, [key]: String(value) }, body: out[0].body, field: key });
+      for (const { name, value } of strings) out.push({ name: `query ${key}: ${name}`, params, query: { ...query, [key]: String(value) }, body: sampleBody, field: key });
     }
     if (json) {
       for (const key of Object.keys(inputJsonSchema(spec.body && 'json' in spec.body ? spec.body.json! : undefined!).properties ?? json)) {
