@@ -1,6 +1,9 @@
 import { createInterface } from 'node:readline';
 import cliProgress from 'cli-progress';
+import { eq } from 'drizzle-orm';
 import { createDb, type TDbHandle } from '@/db/client';
+import { projects } from '@/db/schema';
+import { recordAudit, type TAuditEntry } from './audit/audit';
 import { dataDir } from './env';
 import { isAppError } from './errors';
 import { prepareDatabase, resolveDatabase } from './setup/installation';
@@ -15,13 +18,30 @@ export async function withDatabase<T>(fn: (handle: TDbHandle, url: string) => Pr
     await prepareDatabase(lease.url);
     const handle = createDb(lease.url, { max: 4, applicationName: 'pairwise-cli' });
     try {
-      return await fn(handle, lease.url);
+      const result = await fn(handle, lease.url);
+      await recordPendingAudit(handle);
+      return result;
     } finally {
       await handle.close();
     }
   } finally {
     if (lease.owned) await lease.stop();
   }
+}
+
+let pendingAudit: (TAuditEntry & { projectSlug?: string }) | null = null;
+
+/** The command about to run changes something: withDatabase records it in the audit log once it succeeded. */
+export function auditCliCommand(entry: TAuditEntry & { projectSlug?: string }): void {
+  pendingAudit = entry;
+}
+
+async function recordPendingAudit({ db }: TDbHandle): Promise<void> {
+  if (!pendingAudit) return;
+  const { projectSlug, ...entry } = pendingAudit;
+  pendingAudit = null;
+  const [project] = projectSlug ? await db.select({ id: projects.id }).from(projects).where(eq(projects.slug, projectSlug)) : [];
+  await recordAudit(db, { via: 'cli' }, { ...entry, projectId: project?.id ?? null });
 }
 
 /** Reads a secret from stdin: the whole of a pipe, or one line typed at a terminal. */

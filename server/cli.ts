@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { progressBar, readSecretFromStdin, reportCliError, withDatabase } from './cli-support';
+import { auditCliCommand, progressBar, readSecretFromStdin, reportCliError, withDatabase } from './cli-support';
 import { AppError } from './errors';
 import { countExportLines, streamExport } from './exports/export-lines';
 import { saveGuidelines } from './guidelines/guidelines';
@@ -21,6 +21,7 @@ import { requestTokenCountAt } from './quality/token-counts';
 import { listModels, modelLineage, registerModel, resolveModelIds, setProjectModels } from './models/models';
 import { modelKinds, modelServings } from './models/schemas';
 import { registerTokenCommands } from './api-tokens/cli-commands';
+import { registerAuditCommands } from './audit/cli-commands';
 import { registerDatasetCommands } from './datasets/cli-commands';
 import { registerExecutorCommands } from './executors/cli-commands';
 import { registerRoundCommands } from './rounds/cli-commands';
@@ -374,5 +375,21 @@ registerExecutorCommands(program);
 registerRoundCommands(program);
 registerGenerateCommand(program);
 registerUserCommands(program);
+registerAuditCommands(program);
+
+/** Commands that only read; every other command changes something and lands in the audit log. */
+const readOnlyCommands = new Set(['list', 'show', 'export', 'stats', 'lineage', 'preview', 'test']);
+program.hook('preAction', (_program, command) => {
+  if (readOnlyCommands.has(command.name())) return;
+  const path: string[] = [];
+  for (let c: Command | null = command; c && c !== program; c = c.parent) path.unshift(c.name());
+  const options = command.opts<Record<string, unknown>>();
+  auditCliCommand({
+    action: `cli:${path.join(' ')}`,
+    projectSlug: typeof options.project === 'string' ? options.project : undefined,
+    target: command.args.length ? command.args.join(' ') : null,
+    after: options,
+  });
+});
 
 program.parseAsync(process.argv).catch(reportCliError);

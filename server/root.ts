@@ -1,5 +1,6 @@
 import { annotationRouter } from './annotation/router';
 import { apiTokensRouter } from './api-tokens/router';
+import { auditRouter } from './audit/router';
 import { datasetsRouter } from './datasets/router';
 import { executorsRouter } from './executors/router';
 import { exportsRouter } from './exports/router';
@@ -28,6 +29,7 @@ export const appRouter = router({
   apiTokens: apiTokensRouter,
   rounds: roundsRouter,
   executors: executorsRouter,
+  audit: auditRouter,
   users: usersRouter,
 });
 

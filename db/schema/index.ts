@@ -10,3 +10,4 @@ export * from './datasets';
 export * from './api-tokens';
 export * from './rounds';
 export * from './limits';
+export * from './audit';

@@ -1,19 +1,19 @@
 import { z } from 'zod';
-import { PROJECT_ADMIN, requireProjectAccess } from '../auth/access';
-import { authedProcedure, rateLimited, router } from '../trpc';
+import { PROJECT_ADMIN } from '../auth/access';
+import { projectProcedure, rateLimited, router } from '../trpc';
 import { exportFormats } from '../formats/preference-formats';
 import { listExports, requestExport } from './exports';
 
-const ZProjectRef = z.object({ project: z.string().min(1) });
-
 export const exportsRouter = router({
-  list: authedProcedure.input(ZProjectRef).query(async ({ ctx, input }) => {
-    const { project } = await requireProjectAccess(ctx.db.db, ctx.user, input.project, PROJECT_ADMIN);
-    return listExports(ctx.db.db, project.id);
+  list: projectProcedure(PROJECT_ADMIN).query(async ({ ctx }) => {
+    return listExports(ctx.db.db, ctx.project.id);
   }),
 
-  request: authedProcedure.use(rateLimited('exports')).input(ZProjectRef.extend({ format: z.enum(exportFormats).default('trl') })).mutation(async ({ ctx, input }) => {
-    const { project } = await requireProjectAccess(ctx.db.db, ctx.user, input.project, PROJECT_ADMIN);
-    return requestExport(ctx.db, await ctx.queue(), { projectId: project.id, requestedBy: ctx.user.id, format: input.format });
+  request: projectProcedure(PROJECT_ADMIN)
+    .use(rateLimited('exports'))
+    .meta({ audit: { action: 'export.request' } })
+    .input(z.object({ format: z.enum(exportFormats).default('trl') }))
+    .mutation(async ({ ctx, input }) => {
+    return requestExport(ctx.db, await ctx.queue(), { projectId: ctx.project.id, requestedBy: ctx.user.id, format: input.format });
   }),
 });

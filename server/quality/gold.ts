@@ -30,6 +30,12 @@ export async function markGold(db: TDb, input: { projectId: number; comparisonId
   await db.update(comparisons).set({ goldChoice: input.choice, goldMinStrength: input.minStrength ?? null }).where(eq(comparisons.id, input.comparisonId));
 }
 
+/** A comparison's gold answer (null choice: not gold), e.g. for the audit log's "before". */
+export async function goldOf(db: TDb, comparisonId: number): Promise<{ comparisonId: number; goldChoice: number | null; goldMinStrength: string | null } | null> {
+  const [row] = await db.select({ goldChoice: comparisons.goldChoice, goldMinStrength: comparisons.goldMinStrength }).from(comparisons).where(eq(comparisons.id, comparisonId));
+  return row ? { comparisonId, ...row } : null;
+}
+
 export async function unmarkGold(db: TDb, input: { projectId: number; comparisonId: number }): Promise<void> {
   await db
     .update(comparisons)

@@ -1,35 +1,37 @@
 import { z } from 'zod';
-import { PROJECT_ADMIN, requireProjectAccess } from '../auth/access';
+import type { TDbHandle } from '@/db/client';
+import { PROJECT_ADMIN } from '../auth/access';
 import { ZStrength } from '../annotation/schemas';
-import { authedProcedure, rateLimited, router } from '../trpc';
-import { markGold, unmarkGold } from './gold';
+import { projectProcedure, rateLimited, router } from '../trpc';
+import { goldOf, markGold, unmarkGold } from './gold';
 import { getProjectStats, projectLeaderboard } from './project-stats';
 
-const ZProjectRef = z.object({ project: z.string().min(1) });
+/** The comparison's gold answer before a change, for the audit log. */
+const goldBefore = ({ db }: TDbHandle, input: Record<string, unknown>) => goldOf(db, Number(input.comparisonId));
 
 export const qualityRouter = router({
   /** The project dashboard: counts, agreement with intervals, gold accuracy, leaderboard. */
-  dashboard: authedProcedure.use(rateLimited('stats')).input(ZProjectRef).query(async ({ ctx, input }) => {
-    const { project } = await requireProjectAccess(ctx.db.db, ctx.user, input.project, PROJECT_ADMIN);
-    return getProjectStats(ctx.db, project.id);
+  dashboard: projectProcedure(PROJECT_ADMIN).use(rateLimited('stats')).query(async ({ ctx }) => {
+    return getProjectStats(ctx.db, ctx.project.id);
   }),
 
-  leaderboard: authedProcedure.use(rateLimited('stats')).input(ZProjectRef.extend({ round: z.string().max(100).optional() })).query(async ({ ctx, input }) => {
-    const { project } = await requireProjectAccess(ctx.db.db, ctx.user, input.project, PROJECT_ADMIN);
-    return projectLeaderboard(ctx.db, project.id, { round: input.round });
+  leaderboard: projectProcedure(PROJECT_ADMIN).use(rateLimited('stats')).input(z.object({ round: z.string().max(100).optional() })).query(async ({ ctx, input }) => {
+    return projectLeaderboard(ctx.db, ctx.project.id, { round: input.round });
   }),
 
-  markGold: authedProcedure
-    .input(ZProjectRef.extend({ comparisonId: z.number().int().positive(), choice: z.number().int().min(0).max(1), minStrength: ZStrength.nullable().optional() }))
+  markGold: projectProcedure(PROJECT_ADMIN)
+    .meta({ audit: { action: 'gold.mark', before: goldBefore } })
+    .input(z.object({ comparisonId: z.number().int().positive(), choice: z.number().int().min(0).max(1), minStrength: ZStrength.nullable().optional() }))
     .mutation(async ({ ctx, input }) => {
-      const { project } = await requireProjectAccess(ctx.db.db, ctx.user, input.project, PROJECT_ADMIN);
-      await markGold(ctx.db.db, { projectId: project.id, comparisonId: input.comparisonId, choice: input.choice, minStrength: input.minStrength });
+      await markGold(ctx.db.db, { projectId: ctx.project.id, comparisonId: input.comparisonId, choice: input.choice, minStrength: input.minStrength });
       return { ok: true as const };
     }),
 
-  unmarkGold: authedProcedure.input(ZProjectRef.extend({ comparisonId: z.number().int().positive() })).mutation(async ({ ctx, input }) => {
-    const { project } = await requireProjectAccess(ctx.db.db, ctx.user, input.project, PROJECT_ADMIN);
-    await unmarkGold(ctx.db.db, { projectId: project.id, comparisonId: input.comparisonId });
+  unmarkGold: projectProcedure(PROJECT_ADMIN)
+    .meta({ audit: { action: 'gold.unmark', before: goldBefore } })
+    .input(z.object({ comparisonId: z.number().int().positive() }))
+    .mutation(async ({ ctx, input }) => {
+    await unmarkGold(ctx.db.db, { projectId: ctx.project.id, comparisonId: input.comparisonId });
     return { ok: true as const };
   }),
 });

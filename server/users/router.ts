@@ -7,12 +7,12 @@ const ZUserRef = z.object({ userId: z.number().int().positive() });
 export const usersRouter = router({
   list: adminProcedure.query(({ ctx }) => listUsers(ctx.db.db)),
 
-  disable: adminProcedure.input(ZUserRef).mutation(({ ctx, input }) => disableUser(ctx.db.db, input.userId)),
+  disable: adminProcedure.meta({ audit: { action: 'user.disable' } }).input(ZUserRef).mutation(({ ctx, input }) => disableUser(ctx.db.db, input.userId)),
 
-  enable: adminProcedure.input(ZUserRef).mutation(({ ctx, input }) => enableUser(ctx.db.db, input.userId)),
+  enable: adminProcedure.meta({ audit: { action: 'user.enable' } }).input(ZUserRef).mutation(({ ctx, input }) => enableUser(ctx.db.db, input.userId)),
 
   /** Ends every session of a user (admins, e.g. for a lost laptop). */
-  revokeSessions: adminProcedure.input(ZUserRef).mutation(async ({ ctx, input }) => {
+  revokeSessions: adminProcedure.meta({ audit: { action: 'user.revoke-sessions' } }).input(ZUserRef).mutation(async ({ ctx, input }) => {
     await revokeSessions(ctx.db.db, input.userId);
     return { ok: true as const };
   }),
