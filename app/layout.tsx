@@ -45,6 +45,11 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
                 Users
               </Link>
             )}
+            {user?.role === 'admin' && (
+              <Link href="/admin/audit" className="text-slate-600 hover:text-slate-900">
+                Audit log
+              </Link>
+            )}
             <span className="ml-auto flex items-center gap-4 text-slate-600">
               {user ? (
                 <>

@@ -78,7 +78,7 @@ const ZEnv = z.object({
   PAIRWISE_SIGNIN_MAX_LOCK_S: z.coerce.number().positive().default(900),
   /** After this long without a failure, the count starts over. */
   PAIRWISE_SIGNIN_FORGET_S: z.coerce.number().positive().default(3600),
-  /** Per-user rate limits, `<requests>/<seconds>` or `off` (see docs/security-auth.md). */
+  /** Per-user rate limits, `<requests>/<seconds>` or `off` (see docs/security.md). */
   PAIRWISE_RATE_LIMIT_EXPORTS: blankAsUndefined(ZRateLimit.prefault('10/60')),
   PAIRWISE_RATE_LIMIT_DOWNLOADS: blankAsUndefined(ZRateLimit.prefault('60/60')),
   PAIRWISE_RATE_LIMIT_DATASET_BUILDS: blankAsUndefined(ZRateLimit.prefault('6/60')),

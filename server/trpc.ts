@@ -111,7 +111,9 @@ const auditAdminActions = t.middleware(async ({ ctx, meta, type, getRawInput, ne
   if (type !== 'mutation' || !meta?.audit || !ctx.user) return next();
   const raw = await getRawInput();
   const input = raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
-  const before = meta.audit.before ? await meta.audit.before(ctx.db, input).catch(() => null) : undefined;
+  // The input is not validated yet (this runs first): a loader that cannot make sense of it records nothing.
+  const { before: loadBefore } = meta.audit;
+  const before = loadBefore ? await Promise.resolve().then(() => loadBefore(ctx.db, input)).catch(() => null) : undefined;
   const result = await next();
   if (result.ok) {
     const projectId = typeof input.project === 'string' ? await projectIdOf(ctx.db.db, input.project) : null;

@@ -744,6 +744,8 @@ describe('history', () => {
     expect(history).toEqual([
       {
         judgmentId: rankJudgment,
+        // Server-side only: the router turns it into the annotator's handle.
+        assignmentId: expect.any(Number),
         createdAt: expect.any(String),
         promptPreview: longQuestion.slice(0, 160),
         responses: 3,
@@ -754,6 +756,7 @@ describe('history', () => {
       },
       {
         judgmentId: pairJudgment,
+        assignmentId: expect.any(Number),
         createdAt: expect.any(String),
         promptPreview: 'Second question?',
         responses: 2,
