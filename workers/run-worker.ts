@@ -19,7 +19,13 @@ import { resumeRounds } from '@/server/rounds/rounds';
 interface TJobDefinition<P extends z.ZodType> {
   name: string;
   payload: P;
-  handle(deps: TWorkerDeps, payload: z.output<P>): Promise<unknown>;
+  handle(deps: TWorkerDeps, payload: z.output<P>, job: TJobAttempt): Promise<unknown>;
+}
+
+/** Which attempt of its job a handler runs: a retry (attempt > 0) follows an attempt that failed or whose worker died. */
+export interface TJobAttempt {
+  id: string;
+  attempt: number;
 }
 
 export interface TWorkerDeps {
@@ -58,7 +64,7 @@ export async function startWorker(url: string, deps: TWorkerDeps, log: (line: st
   const locks = createJobLocks(url, log);
 
   for (const definition of definitions) {
-    await boss.work(definition.name, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async ([job]) => {
+    await boss.work(definition.name, { batchSize: 1, pollingIntervalSeconds: 0.5, includeMetadata: true }, async ([job]) => {
       if (!job) return;
       const parsed = definition.payload.safeParse(job.data);
       if (!parsed.success) {
@@ -69,7 +75,7 @@ export async function startWorker(url: string, deps: TWorkerDeps, log: (line: st
       const started = Date.now();
       await locks.hold(job.id);
       try {
-        const result = await definition.handle(jobDeps, parsed.data);
+        const result = await definition.handle(jobDeps, parsed.data, { id: job.id, attempt: job.retryCount });
         log(`[worker] ${definition.name} ${job.id} done in ${Date.now() - started} ms ${JSON.stringify(result)}`);
         return result;
       } finally {

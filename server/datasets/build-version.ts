@@ -27,7 +27,7 @@ const STALE_AFTER_S = 120;
  * marks the version succeeded with its content hash. A version that already succeeded is
  * never rebuilt (versions are immutable); a retried failed build starts over cleanly.
  */
-export async function buildDatasetVersion(handle: TDbHandle, store: TArtifactStore, versionId: number): Promise<TDatasetVersion | null> {
+export async function buildDatasetVersion(handle: TDbHandle, store: TArtifactStore, versionId: number, options: { takeOver?: boolean } = {}): Promise<TDatasetVersion | null> {
   const { db, sql } = handle;
   // Claim the version: queued, failed (a retry), or running with a stale heartbeat (its worker died).
   const [version] = await db
@@ -37,7 +37,7 @@ export async function buildDatasetVersion(handle: TDbHandle, store: TArtifactSto
       and(
         eq(datasetVersions.id, versionId),
         dsql`(${datasetVersions.status} in ('queued', 'failed')
-          or (${datasetVersions.status} = 'running' and ${datasetVersions.heartbeatAt} < now() - make_interval(secs => ${STALE_AFTER_S})))`,
+          or (${datasetVersions.status} = 'running' and (${options.takeOver ?? false} or ${datasetVersions.heartbeatAt} < now() - make_interval(secs => ${STALE_AFTER_S}))))`,
       ),
     )
     .returning();

@@ -109,6 +109,51 @@ describe('a worker killed in the middle of an export', () => {
     expect(lines).toHaveLength(8);
     expect(new Set(lines.map((l) => (JSON.parse(l) as { metadata: { judgment_id: number } }).metadata.judgment_id)).size).toBe(8);
   });
+
+  it('retries a dataset build whose worker was killed, and the version comes out whole', { timeout: 90_000 }, async () => {
+    for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+    const { handle } = db.current;
+    const [admin, annotator] = [await makeUser(handle, 'admin'), await makeUser(handle, 'annotator')];
+    const project = await makeProject(handle, { members: [{ user: annotator, role: 'annotator' }] });
+    await importLines(handle, project, comparisonLines(6, 'build-kill'));
+    const caller = (user: TSessionUser) => callerFor(handle, db.current.url, user, path.join(dataDir, 'artifacts'));
+    for (;;) {
+      const [item] = (await caller(annotator).annotation.lease({ project: project.slug, want: 1 })).items;
+      if (!item) break;
+      await caller(annotator).annotation.submit({ handle: item.handle, clientSubmissionId: crypto.randomUUID(), chosenPosition: 0, strength: 'better', timeSpentMs: 1000 });
+    }
+    output = '';
+    const first = startWorkerProcess();
+    await until('the first worker', async () => output.includes('[worker] ready'), 30_000, () => output);
+
+    // Holds the build in the middle: the version is claimed (running), its read of the judgments waits on this lock.
+    const blocker = await handle.sql.reserve();
+    await blocker`begin`;
+    await blocker`lock table judgments in access exclusive mode`;
+    const requested = (await caller(admin).datasets.build({ name: 'killed mid-build', spec: { projects: [project.slug] } } as never)) as { id: number };
+    await until('the build to start', async () => (await caller(admin).datasets.get({ version: requested.id })).status === 'running', 20_000, () => output);
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    await blocker`rollback`;
+    blocker.release();
+
+    const killedAt = Date.now();
+    startWorkerProcess();
+    const done = await until(
+      'the build to be retried and finish',
+      async () => {
+        const version = await caller(admin).datasets.get({ version: requested.id });
+        return version.status === 'succeeded' || version.status === 'failed' ? version : null;
+      },
+      60_000,
+      () => output,
+    );
+    console.log(`[faults] dataset build retried and finished ${Date.now() - killedAt} ms after its worker was killed`);
+    expect(done.status).toBe('succeeded');
+    expect((done.manifest as { counts: { pairs: number } }).counts.pairs).toBe(6);
+    const [{ n }] = await handle.sql<{ n: number }[]>`select count(*)::int as n from dataset_version_judgments where version_id = ${requested.id}`;
+    expect(n).toBe(6);
+  });
 });
 
 describe('annotators while the database is killed and started again', () => {
