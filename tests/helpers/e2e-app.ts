@@ -51,7 +51,7 @@ export async function signIn(page: Page, account: TAccount) {
 
 export async function signOut(page: Page) {
   await page.goto(`${appUrl()}/signout`);
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await page.waitForURL(/\/signin/);
 }
 
