@@ -26,6 +26,8 @@ interface TJobDefinition<P extends z.ZodType> {
 export interface TJobAttempt {
   id: string;
   attempt: number;
+  /** This worker alone holds the job's lock: no earlier attempt of it is still running anywhere. */
+  alone: boolean;
 }
 
 export interface TWorkerDeps {
@@ -73,9 +75,9 @@ export async function startWorker(url: string, deps: TWorkerDeps, log: (line: st
         return;
       }
       const started = Date.now();
-      await locks.hold(job.id);
+      const alone = await locks.hold(job.id);
       try {
-        const result = await definition.handle(jobDeps, parsed.data, { id: job.id, attempt: job.retryCount });
+        const result = await definition.handle(jobDeps, parsed.data, { id: job.id, attempt: job.retryCount, alone });
         log(`[worker] ${definition.name} ${job.id} done in ${Date.now() - started} ms ${JSON.stringify(result)}`);
         return result;
       } finally {

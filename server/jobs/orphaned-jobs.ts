@@ -24,8 +24,12 @@ export function jobLockKey(jobId: string): number {
 const KEY_SQL = `(('x' || substr(md5(j.id::text), 1, 8))::bit(32)::int & 2147483647)`;
 
 export interface TJobLocks {
-  /** Marks the job as running here; best effort: without the database the job fails on its own. */
-  hold(jobId: string): Promise<void>;
+  /**
+   * Marks the job as running here; best effort: without the database the job fails on its own.
+   * False when another session already holds the job's lock: an earlier attempt of this job is
+   * still alive (pg-boss re-delivered a job that outlived its expiry), or the database was away.
+   */
+  hold(jobId: string): Promise<boolean>;
   release(jobId: string): Promise<void>;
   /** Takes every held lock again when the lock connection is new (the database restarted); true when it did. */
   reassert(): Promise<boolean>;
@@ -38,17 +42,20 @@ export function createJobLocks(url: string, log: (line: string) => void): TJobLo
   const held = new Set<string>();
   let backendPid: number | null = null;
 
-  const lock = async (jobId: string) => {
-    await sql`select pg_try_advisory_lock(${JOB_LOCK_NAMESPACE}::int, ${jobLockKey(jobId)}::int)`;
+  const lock = async (jobId: string): Promise<boolean> => {
+    const [row] = await sql<{ locked: boolean }[]>`select pg_try_advisory_lock(${JOB_LOCK_NAMESPACE}::int, ${jobLockKey(jobId)}::int) as locked`;
+    return row?.locked === true;
   };
 
   return {
     async hold(jobId) {
       held.add(jobId);
       try {
-        if (!(await this.reassert())) await lock(jobId);
+        if (await this.reassert()) return true;
+        return await lock(jobId);
       } catch (error) {
         log(`[worker] could not mark job ${jobId} as running here: ${(error as Error).message}`);
+        return false;
       }
     },
     async release(jobId) {

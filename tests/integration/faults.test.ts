@@ -151,8 +151,8 @@ describe('a worker killed in the middle of an export', () => {
     console.log(`[faults] dataset build retried and finished ${Date.now() - killedAt} ms after its worker was killed`);
     expect(done.status).toBe('succeeded');
     expect((done.manifest as { counts: { pairs: number } }).counts.pairs).toBe(6);
-    const [{ n }] = await handle.sql<{ n: number }[]>`select count(*)::int as n from dataset_version_judgments where version_id = ${requested.id}`;
-    expect(n).toBe(6);
+    const [row] = await handle.sql<{ n: number }[]>`select count(*)::int as n from dataset_version_judgments where version_id = ${requested.id}`;
+    expect(row?.n).toBe(6);
   });
 });
 
