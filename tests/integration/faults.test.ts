@@ -280,6 +280,9 @@ describe('annotators while the database is killed and started again', () => {
     const [item] = (await caller.annotation.lease({ project: project.slug, want: 1 })).items;
     expect(item).toBeDefined();
     const submissionId = crypto.randomUUID();
+    // The previous test restarted the database: open the pool's connections first, so that the ten
+    // submits race each other, not the set-up of ten connections on a busy machine.
+    await until('the pool to reconnect', () => Promise.all(Array.from({ length: 10 }, () => handle.sql`select 1`)).then(() => true, () => false), 30_000);
     const results = await Promise.allSettled(
       Array.from({ length: 10 }, () => caller.annotation.submit({ handle: item!.handle, clientSubmissionId: submissionId, chosenPosition: 1, strength: 'slightly_better', timeSpentMs: 700 })),
     );
