@@ -5,8 +5,8 @@ import { adminProcedure, authedProcedure, projectProcedure, router } from '../tr
 import { createUser, requireUserByEmail } from '../users/users';
 import { ZEmail, ZRole } from '../users/schemas';
 import { getLatestGuidelines, saveGuidelines } from '../guidelines/guidelines';
-import { removeMember } from './members';
-import { addMember, createProject, getProjectCounts, listMembers, listProjectsForUser, requireProjectBySlug, updateProject } from './projects';
+import { removeMember, setMemberRole } from './members';
+import { createProject, getProjectCounts, listMembers, listProjectsForUser, requireProjectBySlug, updateProject } from './projects';
 import { ZCreateProject, ZUpdateProject } from './schemas';
 
 /** The member's role before a change (null: not a member), for the audit log. */
@@ -64,7 +64,7 @@ export const projectsRouter = router({
     .input(z.object({ email: ZEmail, role: ZRole }))
     .mutation(async ({ ctx, input }) => {
       const user = await requireUserByEmail(ctx.db.db, input.email);
-      await addMember(ctx.db.db, { projectId: ctx.project.id, userId: user.id, role: input.role });
+      await setMemberRole(ctx.db.db, { projectId: ctx.project.id, userId: user.id, email: user.email, role: input.role, byPlatformAdmin: ctx.user.role === 'admin' });
       return { ok: true as const };
     }),
 

@@ -135,6 +135,12 @@ describe('project members', () => {
     expect(last).toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/last admin/) });
     const notMember = await callerFor(db.current.handle, db.current.url, admin).projects.removeMember({ project: p.slug, email: platformAdmin.email }).catch((e: unknown) => e);
     expect(notMember).toMatchObject({ code: 'NOT_FOUND' });
+    // Demoting the last admin is refused the same way; promoting someone first makes it possible.
+    const demoted = await callerFor(db.current.handle, db.current.url, admin).projects.addMember({ project: p.slug, email: admin.email, role: 'annotator' }).catch((e: unknown) => e);
+    expect(demoted).toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/last admin/) });
+    await callerFor(db.current.handle, db.current.url, admin).projects.addMember({ project: p.slug, email: member.email, role: 'admin' });
+    await callerFor(db.current.handle, db.current.url, admin).projects.addMember({ project: p.slug, email: admin.email, role: 'reviewer' });
+    expect((await listMembers(db.current.handle.db, p.id)).map((m) => m.role).sort()).toEqual(['admin', 'reviewer']);
     await callerFor(db.current.handle, db.current.url, platformAdmin).projects.removeMember({ project: p.slug, email: admin.email });
     expect((await listMembers(db.current.handle.db, p.id)).map((m) => m.email)).toEqual([member.email]);
   });
