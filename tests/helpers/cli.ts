@@ -9,9 +9,9 @@ export interface TCliResult {
 }
 
 /** Runs `npm run cli -- ...args` (without npm's own start-up cost) and collects its output. */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; stdin?: string; timeoutMs?: number } = {}): Promise<TCliResult> {
+export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; stdin?: string; timeoutMs?: number; nodeArgs?: string[] } = {}): Promise<TCliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'server/cli.ts'), ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', ...(options.nodeArgs ?? []), path.join(repoRoot, 'server/cli.ts'), ...args], {
       cwd: repoRoot,
       env: options.env ?? process.env,
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -24,7 +24,8 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; stdin
       child.kill('SIGKILL');
       reject(new Error(`cli ${args.join(' ')} timed out\n${stdout}\n${stderr}`));
     }, options.timeoutMs ?? 60_000);
-    child.on('exit', (code) => {
+    // 'close', not 'exit': the output may still be in the pipes when the process exits.
+    child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });

@@ -50,6 +50,15 @@ describe('a worker killed in the middle of an export', () => {
     return child;
   };
 
+  /** The annotator judges every comparison the project leases them. */
+  const judgeEverything = async (api: ReturnType<typeof callerFor>, project: TProject) => {
+    for (;;) {
+      const [item] = (await api.annotation.lease({ project: project.slug, want: 1 })).items;
+      if (!item) return;
+      await api.annotation.submit({ handle: item.handle, clientSubmissionId: crypto.randomUUID(), chosenPosition: 0, strength: 'better', timeSpentMs: 1000 });
+    }
+  };
+
   beforeAll(() => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pairwise-faults-'));
   });
@@ -65,11 +74,7 @@ describe('a worker killed in the middle of an export', () => {
     const project = await makeProject(handle, { members: [{ user: annotator, role: 'annotator' }] });
     await importLines(handle, project, comparisonLines(8, 'kill'));
     const caller = (user: TSessionUser) => callerFor(handle, db.current.url, user, path.join(dataDir, 'artifacts'));
-    for (;;) {
-      const [item] = (await caller(annotator).annotation.lease({ project: project.slug, want: 1 })).items;
-      if (!item) break;
-      await caller(annotator).annotation.submit({ handle: item.handle, clientSubmissionId: crypto.randomUUID(), chosenPosition: 0, strength: 'better', timeSpentMs: 1000 });
-    }
+    await judgeEverything(caller(annotator), project);
 
     const first = startWorkerProcess();
     await until('the first worker', async () => output.includes('[worker] ready'), 30_000, () => output);
@@ -117,11 +122,7 @@ describe('a worker killed in the middle of an export', () => {
     const project = await makeProject(handle, { members: [{ user: annotator, role: 'annotator' }] });
     await importLines(handle, project, comparisonLines(6, 'build-kill'));
     const caller = (user: TSessionUser) => callerFor(handle, db.current.url, user, path.join(dataDir, 'artifacts'));
-    for (;;) {
-      const [item] = (await caller(annotator).annotation.lease({ project: project.slug, want: 1 })).items;
-      if (!item) break;
-      await caller(annotator).annotation.submit({ handle: item.handle, clientSubmissionId: crypto.randomUUID(), chosenPosition: 0, strength: 'better', timeSpentMs: 1000 });
-    }
+    await judgeEverything(caller(annotator), project);
     output = '';
     const first = startWorkerProcess();
     await until('the first worker', async () => output.includes('[worker] ready'), 30_000, () => output);

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,6 +15,7 @@ import { getQueue } from '@/server/jobs/queue';
 import type { TProject } from '@/server/projects/projects';
 import type { TSessionUser } from '@/server/users/schemas';
 import { repoRoot } from '../helpers/app-process';
+import { runCli } from '../helpers/cli';
 import { setupTestDatabase } from '../helpers/db';
 import { comparisonLines, makeProject, makeUser } from '../helpers/factories';
 
@@ -144,27 +144,14 @@ interface TCliRun {
 }
 
 /** The real CLI in a child process, reporting its peak RSS. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<TCliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--import', maxRssHook, 'server/cli.ts', ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, DATABASE_URL: db.current.url, PAIRWISE_DATA_DIR: workDir, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`cli ${args.join(' ')} timed out\n${stdout}\n${stderr}`));
-    }, 90_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const kb = /max-rss-kb=(\d+)/.exec(stderr)?.[1];
-      resolve({ code, stdout, stderr: stderr.replace(/\n?max-rss-kb=\d+\n/, ''), maxRssMb: kb ? Number(kb) / 1024 : null });
-    });
+async function cli(args: string[], env: Record<string, string> = {}): Promise<TCliRun> {
+  const run = await runCli(args, {
+    env: { ...process.env, DATABASE_URL: db.current.url, PAIRWISE_DATA_DIR: workDir, ...env },
+    nodeArgs: ['--import', maxRssHook],
+    timeoutMs: 90_000,
   });
+  const kb = /max-rss-kb=(\d+)/.exec(run.stderr)?.[1];
+  return { ...run, stderr: run.stderr.replace(/\n?max-rss-kb=\d+\n/, ''), maxRssMb: kb ? Number(kb) / 1024 : null };
 }
 
 /** A CLI failure: exit 1, one clear error line, no stack and no stream error. */
