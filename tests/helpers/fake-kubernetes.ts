@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fieldSelector, labelSelector, listChunk } from './fake-kubernetes-selectors';
 import { jobSpecProblem, ownerReferencesProblem, parseFieldPath, serviceProblem, type TJobSpec, type TServiceSpec } from './fake-kubernetes-validation';
 import { readJsonBody, runFakeWorkload, type TFakeRequest, type TFakeWorkload } from './fake-ray';
 
@@ -9,7 +10,12 @@ import { readJsonBody, runFakeWorkload, type TFakeRequest, type TFakeWorkload } 
  * POST/GET/DELETE /apis/batch/v1/namespaces/{ns}/jobs[/{name}],
  * POST/GET/PATCH/DELETE /api/v1/namespaces/{ns}/services[/{name}] (PATCH: merge patch only),
  * GET /api/v1/namespaces/{ns}/pods?labelSelector=..., GET /api/v1/namespaces/{ns}/pods/{name}/log,
- * POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews.
+ * POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews, and the cluster-scoped lists
+ * GET /api/v1/nodes and GET /api/v1/pods (label and field selectors, limit/continue chunks).
+ * `nodes` are the cluster's nodes (V1Node objects: allocatable `nvidia.com/gpu` on GPU nodes, as the
+ * NVIDIA device plugin reports it); with them, the fake schedules each pod onto the first Ready,
+ * schedulable node that matches its nodeSelector and has its GPUs free (`spec.nodeName`), else the
+ * pod stays Pending, Unschedulable, and never runs. `pods` are other users' pods on those nodes.
  * A Job gets one pod, an Indexed Job one per completion index (all at once: we set parallelism =
  * completions), whose container command really runs here as a local process with the container's
  * env (values, secretKeyRef and envFrom resolved from `secrets`, fieldRef from the pod's own
@@ -48,6 +54,100 @@ interface TFakeJob {
 }
 
 type TFakeService = TObject & { spec: TServiceSpec & Record<string, unknown> };
+
+/** A node of the fake cluster; `gpus` > 0 makes it a GPU node (allocatable nvidia.com/gpu). */
+export interface TFakeNodeSpec {
+  name: string;
+  labels?: Record<string, string>;
+  gpus?: number;
+  /** Allocatable CPU as a quantity (default "64"). */
+  cpu?: string;
+  ready?: boolean;
+  unschedulable?: boolean;
+}
+
+/** Somebody else's pod (any namespace), holding `gpus` on `nodeName` while Pending or Running. */
+export interface TFakeOtherPod {
+  namespace: string;
+  name: string;
+  nodeName?: string;
+  phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed';
+  gpus?: number;
+  nodeSelector?: Record<string, string>;
+}
+
+type TPodObject = TFakePod['object'];
+
+const gpuResource = 'nvidia.com/gpu';
+
+/** The GPUs a pod spec asks for, as the scheduler counts them: the containers' sum, or an init container's if larger (a request defaults to the limit). */
+export function podGpus(spec: Record<string, unknown> | undefined): number {
+  type TContainer = { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } };
+  const ask = (c: TContainer) => Number(c.resources?.requests?.[gpuResource] ?? c.resources?.limits?.[gpuResource] ?? 0);
+  const sum = ((spec?.containers ?? []) as TContainer[]).reduce((n, c) => n + ask(c), 0);
+  return Math.max(sum, ...((spec?.initContainers ?? []) as TContainer[]).map(ask));
+}
+
+type TNodeObject = Record<string, unknown> & { metadata: Record<string, unknown> & { name: string; labels: Record<string, string> } };
+
+function nodeObject(spec: TFakeNodeSpec, uid: string, created: string): TNodeObject {
+  const resources = { cpu: spec.cpu ?? '64', memory: '1056440268Ki', pods: '110', 'ephemeral-storage': '1844284980Ki', ...(spec.gpus ? { [gpuResource]: String(spec.gpus) } : {}) };
+  const ready = spec.ready ?? true;
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: spec.name, uid, creationTimestamp: created, resourceVersion: '1', labels: { 'kubernetes.io/hostname': spec.name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', ...(spec.labels ?? {}) } },
+    spec: { ...(spec.unschedulable ? { unschedulable: true, taints: [{ key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule', timeAdded: created }] } : {}) },
+    status: {
+      capacity: resources,
+      allocatable: { ...resources, memory: '1056337868Ki' },
+      conditions: [
+        { type: 'MemoryPressure', status: 'False', reason: 'KubeletHasSufficientMemory', lastHeartbeatTime: created, lastTransitionTime: created },
+        ready
+          ? { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastHeartbeatTime: created, lastTransitionTime: created }
+          : { type: 'Ready', status: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.', lastHeartbeatTime: created, lastTransitionTime: created },
+      ],
+      nodeInfo: { kubeletVersion: 'v1.31.0', containerRuntimeVersion: 'containerd://1.7.20', operatingSystem: 'linux', architecture: 'amd64' },
+    },
+  };
+}
+
+function otherPodObject(pod: TFakeOtherPod): TPodObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: pod.name, namespace: pod.namespace, uid: randomUUID(), creationTimestamp: now(), labels: { app: pod.name } },
+    spec: {
+      ...(pod.nodeName ? { nodeName: pod.nodeName } : {}),
+      ...(pod.nodeSelector ? { nodeSelector: pod.nodeSelector } : {}),
+      restartPolicy: 'Always',
+      schedulerName: 'default-scheduler',
+      serviceAccountName: 'default',
+      containers: [{ name: 'main', image: 'busybox', ...(pod.gpus ? { resources: { limits: { [gpuResource]: String(pod.gpus) }, requests: { [gpuResource]: String(pod.gpus) } } } : {}) }],
+    },
+    status: { phase: pod.phase },
+  };
+}
+
+/** The field labels the API server indexes pods by (pkg/registry/core/pod/strategy.go, ToSelectableFields). */
+const podFields: Record<string, (pod: TPodObject) => string> = {
+  'metadata.name': (p) => p.metadata.name,
+  'metadata.namespace': (p) => p.metadata.namespace,
+  'spec.nodeName': (p) => String(p.spec.nodeName ?? ''),
+  'spec.restartPolicy': (p) => String(p.spec.restartPolicy ?? ''),
+  'spec.schedulerName': (p) => String(p.spec.schedulerName ?? ''),
+  'spec.serviceAccountName': (p) => String(p.spec.serviceAccountName ?? ''),
+  'spec.hostNetwork': (p) => String(Boolean(p.spec.hostNetwork)),
+  'status.phase': (p) => String(p.status.phase ?? ''),
+  'status.podIP': (p) => String(p.status.podIP ?? ''),
+  'status.nominatedNodeName': (p) => String(p.status.nominatedNodeName ?? ''),
+};
+
+/** And nodes (pkg/registry/core/node/strategy.go, NodeToSelectableFields). */
+const nodeFields: Record<string, (node: TNodeObject) => string> = {
+  'metadata.name': (n) => n.metadata.name,
+  'spec.unschedulable': (n) => String(Boolean((n.spec as { unschedulable?: boolean }).unschedulable)),
+};
 
 export interface TFakeKubernetes {
   server: string;
@@ -102,7 +202,7 @@ function indexRanges(indexes: number[]): string {
 }
 
 export async function startFakeKubernetes(
-  options: { secrets?: Record<string, Record<string, string>>; podStartMs?: number; token?: string; forbidden?: string[] } = {},
+  options: { secrets?: Record<string, Record<string, string>>; podStartMs?: number; token?: string; forbidden?: string[]; nodes?: TFakeNodeSpec[]; pods?: TFakeOtherPod[] } = {},
 ): Promise<TFakeKubernetes> {
   const podStartMs = options.podStartMs ?? 100;
   const secrets = options.secrets ?? {};
@@ -113,6 +213,24 @@ export async function startFakeKubernetes(
   const timers = new Set<NodeJS.Timeout>();
   const workloads: TFakeWorkload[] = [];
   let resourceVersion = 1000;
+  const started = now();
+  const nodeSpecs = options.nodes ?? [];
+  const nodes = nodeSpecs.map((spec) => nodeObject(spec, randomUUID(), started));
+  const otherPods = (options.pods ?? []).map(otherPodObject);
+
+  /** Every pod in the cluster: the Jobs' and everybody else's. */
+  const allPods = (): TPodObject[] => [...[...jobs.values()].flatMap((j) => j.pods.map((p) => p.object)), ...otherPods];
+
+  /** What the scheduler would pick: a Ready, schedulable node matching the nodeSelector with the pod's GPUs free. */
+  function scheduleOnto(podSpec: Record<string, unknown>): string | undefined {
+    const wanted = podGpus(podSpec);
+    const selector = Object.entries((podSpec.nodeSelector ?? {}) as Record<string, string>);
+    const held = (name: string) =>
+      allPods()
+        .filter((p) => p.spec.nodeName === name && (p.status.phase === 'Pending' || p.status.phase === 'Running'))
+        .reduce((n, p) => n + podGpus(p.spec), 0);
+    return nodeSpecs.find((n) => (n.ready ?? true) && !n.unschedulable && selector.every(([k, v]) => nodes.find((o) => o.metadata.name === n.name)!.metadata.labels[k] === v) && (n.gpus ?? 0) - held(n.name) >= wanted)?.name;
+  }
 
   const json = (res: http.ServerResponse, code: number, body: unknown) => {
     res.writeHead(code, { 'content-type': 'application/json' });
@@ -245,8 +363,23 @@ export async function startFakeKubernetes(
         status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True' }], containerStatuses: [{ name: container.name, ready: false, restartCount: 0, state: { waiting: { reason: 'ContainerCreating' } } }] },
       },
     };
-    job.pods.push(pod);
     const key = `${namespace}/${name}`;
+    if (nodeSpecs.length) {
+      const nodeName = scheduleOnto(pod.object.spec);
+      if (!nodeName) {
+        pod.object.status = {
+          phase: 'Pending',
+          conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: `0/${nodeSpecs.length} nodes are available: ${nodeSpecs.length} Insufficient ${gpuResource}, or node(s) didn't match Pod's node affinity/selector.` }],
+        };
+        job.pods.push(pod);
+        podCounts.set(key, (podCounts.get(key) ?? 0) + 1);
+        job.object.status = { startTime: now(), ...job.object.status };
+        countPods(job);
+        return;
+      }
+      pod.object.spec.nodeName = nodeName;
+    }
+    job.pods.push(pod);
     podCounts.set(key, (podCounts.get(key) ?? 0) + 1);
     job.object.status = { startTime: now(), ...job.object.status };
     countPods(job);
@@ -411,17 +544,43 @@ export async function startFakeKubernetes(
         return json(res, 405, status(405, 'MethodNotAllowed', 'method not allowed'));
       }
 
+      // The cluster-scoped lists: nodes, and pods in all namespaces (a ClusterRole's rights, not a namespace Role's).
+      if (req.method === 'GET' && (url.pathname === '/api/v1/nodes' || url.pathname === '/api/v1/pods')) {
+        const isNodes = url.pathname === '/api/v1/nodes';
+        if (isForbidden('list', isNodes ? 'nodes' : 'pods in all namespaces')) {
+          const resource = isNodes ? 'nodes' : 'pods';
+          return json(res, 403, status(403, 'Forbidden', `${resource} is forbidden: User "fake-user" cannot list resource "${resource}" in API group "" at the cluster scope`));
+        }
+        const labels = labelSelector(url.searchParams.get('labelSelector'));
+        if ('error' in labels) return json(res, 400, status(400, 'BadRequest', labels.error));
+        const items = isNodes
+          ? (() => {
+              const fields = fieldSelector(url.searchParams.get('fieldSelector'), nodeFields);
+              return 'error' in fields ? fields : nodes.filter((n) => labels(n.metadata.labels) && fields(n));
+            })()
+          : (() => {
+              const fields = fieldSelector(url.searchParams.get('fieldSelector'), podFields);
+              return 'error' in fields ? fields : allPods().filter((p) => labels(p.metadata.labels) && fields(p));
+            })();
+        if ('error' in items) return json(res, 400, status(400, 'BadRequest', items.error));
+        const chunk = listChunk<unknown>(items, url.searchParams, String(resourceVersion));
+        if ('error' in chunk) return json(res, 400, status(400, 'BadRequest', chunk.error));
+        return json(res, 200, { apiVersion: 'v1', kind: isNodes ? 'NodeList' : 'PodList', ...chunk });
+      }
+
       const podsPath = /^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+)(\/log)?)?$/.exec(url.pathname);
       if (podsPath && req.method === 'GET') {
         const namespace = decodeURIComponent(podsPath[1]!);
         const [verb, resource] = !podsPath[2] ? ['list', 'pods'] : podsPath[3] ? ['get', 'pods/log'] : ['get', 'pods'];
         if (isForbidden(verb, resource)) return forbid(verb, resource, '', namespace);
-        const allPods = [...jobs.values()].flatMap((j) => j.pods).filter((p) => p.object.metadata.namespace === namespace);
+        const jobPods = [...jobs.values()].flatMap((j) => j.pods).filter((p) => p.object.metadata.namespace === namespace);
         if (!podsPath[2]) {
-          const items = allPods.filter((p) => matchesSelector(p.object.metadata.labels, url.searchParams.get('labelSelector'))).map((p) => p.object);
+          const fields = fieldSelector(url.searchParams.get('fieldSelector'), podFields);
+          if ('error' in fields) return json(res, 400, status(400, 'BadRequest', fields.error));
+          const items = [...jobPods.map((p) => p.object), ...otherPods.filter((p) => p.metadata.namespace === namespace)].filter((p) => matchesSelector(p.metadata.labels, url.searchParams.get('labelSelector')) && fields(p));
           return json(res, 200, { apiVersion: 'v1', kind: 'PodList', metadata: { resourceVersion: String(resourceVersion) }, items });
         }
-        const pod = allPods.find((p) => p.object.metadata.name === decodeURIComponent(podsPath[2]!));
+        const pod = jobPods.find((p) => p.object.metadata.name === decodeURIComponent(podsPath[2]!));
         if (!pod) return json(res, 404, status(404, 'NotFound', `pods "${podsPath[2]}" not found`));
         if (!podsPath[3]) return json(res, 200, pod.object);
         const container = url.searchParams.get('container');
