@@ -13,7 +13,9 @@ import type { AddressInfo } from 'node:net';
  * environment (what a cluster admin sets, e.g. KubeRay pod env), under runtime_env.env_vars as in
  * Ray's job supervisor. Answers follow Ray 2.x: a repeated submission_id is an HTTP 500 whose text
  * is the head's traceback around the job agent's 400 "Job with submission_id ... already exists";
- * times are milliseconds.
+ * times are milliseconds. `GET /nodes?view=summary` answers as the dashboard's node head does
+ * (python/ray/dashboard/modules/node/node_head.py): `nodes` with their resources, and per alive node
+ * the logical usage lines of `ray status`, where a RUNNING job holds its entrypoint_num_gpus.
  */
 
 export interface TFakeRequest {
@@ -100,6 +102,17 @@ export interface TFakeRayJob {
   stopRequested: boolean;
 }
 
+/** A node of the fake cluster (default: one head node with 8 CPUs and no GPU). */
+export interface TFakeRayNode {
+  id?: string;
+  cpus?: number;
+  gpus?: number;
+  head?: boolean;
+  alive?: boolean;
+  /** Ray's node snapshot state; unset: IDLE when nothing runs on it, else ACTIVE. */
+  snapshot?: 'IDLE' | 'ACTIVE' | null;
+}
+
 export interface TFakeRay {
   address: string;
   requests: TFakeRequest[];
@@ -132,7 +145,12 @@ export function rayDuplicateSubmissionText(id: string): string {
   ].join('\n');
 }
 
-export async function startFakeRay(options: { pendingMs?: number; requiredHeaders?: Record<string, string>; nodeEnv?: Record<string, string> } = {}): Promise<TFakeRay> {
+/** Python's float repr for the usage lines ("1.0", "0.5"). */
+const pyFloat = (n: number) => (Number.isInteger(n) ? n.toFixed(1) : String(n));
+
+export async function startFakeRay(
+  options: { pendingMs?: number; requiredHeaders?: Record<string, string>; nodeEnv?: Record<string, string>; nodes?: TFakeRayNode[] } = {},
+): Promise<TFakeRay> {
   const pendingMs = options.pendingMs ?? 100;
   const requests: TFakeRequest[] = [];
   const jobs = new Map<string, TFakeRayJob>();
@@ -195,6 +213,60 @@ export async function startFakeRay(options: { pendingMs?: number; requiredHeader
     });
   }
 
+  const nodes = (options.nodes ?? [{ head: true, cpus: 8, gpus: 0 }]).map((n, i) => ({ ...n, id: n.id ?? randomBytes(28).toString('hex'), ip: `10.0.0.${i + 10}`, alive: n.alive ?? true }));
+
+  /** GPUs each alive node lends to running jobs, the drivers placed first-fit as Ray's scheduler would. */
+  function gpusUsed(): Map<string, number> {
+    const used = new Map(nodes.map((n) => [n.id, 0]));
+    for (const job of jobs.values()) {
+      const want = job.status === 'RUNNING' ? (job.entrypoint_num_gpus ?? 0) : 0;
+      if (want <= 0) continue;
+      const node = nodes.find((n) => n.alive && (n.gpus ?? 0) - used.get(n.id)! >= want);
+      if (node) used.set(node.id, used.get(node.id)! + want);
+    }
+    return used;
+  }
+
+  /** NodeHead.get_all_nodes(view=summary): GcsNodeInfo under `raylet`, usage strings per alive node. */
+  function nodeSummary() {
+    const used = gpusUsed();
+    const memory = 16 * 2 ** 30;
+    const summary = nodes.map((n) => {
+      const resourcesTotal: Record<string, number> = { CPU: n.cpus ?? 8, memory, object_store_memory: memory / 2, [`node:${n.ip}`]: 1.0, ...(n.head ? { 'node:__internal_head__': 1.0 } : {}), ...(n.gpus ? { GPU: n.gpus } : {}) };
+      const busy = used.get(n.id)! > 0;
+      const raylet = {
+        nodeId: n.id,
+        nodeManagerAddress: n.ip,
+        nodeManagerHostname: `ray-node-${n.ip.split('.').pop()}`,
+        nodeManagerPort: 44217,
+        objectManagerPort: 44125,
+        metricsExportPort: 8080,
+        state: n.alive ? 'ALIVE' : 'DEAD',
+        isHeadNode: n.head ?? false,
+        resourcesTotal,
+        labels: { 'ray.io/node_id': n.id },
+        startTimeMs: Date.now() - 3_600_000,
+        endTimeMs: n.alive ? 0 : Date.now() - 60_000,
+        ...(n.snapshot === null ? {} : { stateSnapshot: { state: n.snapshot ?? (busy ? 'ACTIVE' : 'IDLE'), ...(busy ? { nodeActivity: ['Busy workers on node.'] } : {}) } }),
+        objectStoreUsedMemory: 0,
+        objectStoreAvailableMemory: n.alive ? memory / 2 : 0,
+        stateMessage: n.alive ? null : 'Unexpected termination: health check failed due to missing too many heartbeats',
+      };
+      return n.alive ? { now: Date.now() / 1000, hostname: raylet.nodeManagerHostname, ip: n.ip, cpus: [n.cpus ?? 8, n.cpus ?? 8], raylet } : { raylet };
+    });
+    const nodeLogicalResources = Object.fromEntries(
+      nodes
+        .filter((n) => n.alive)
+        .map((n) => {
+          const lines = [`0.0/${pyFloat(n.cpus ?? 8)} CPU`];
+          if (n.gpus) lines.push(`${pyFloat(used.get(n.id)!)}/${pyFloat(n.gpus)} GPU`);
+          lines.push('0B/16.00GiB memory', '0B/8.00GiB object_store_memory');
+          return [n.id, lines.join('\n')];
+        }),
+    );
+    return { summary, nodeLogicalResources };
+  }
+
   const server = http.createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://localhost');
@@ -205,6 +277,12 @@ export async function startFakeRay(options: { pendingMs?: number; requiredHeader
       }
       const path = url.pathname;
       if (req.method === 'GET' && path === '/api/version') return json(res, 200, { version: '1', ray_version: '2.99.0-fake', ray_commit: 'fake', session_name: 'fake' });
+      if (req.method === 'GET' && path === '/nodes') {
+        const view = url.searchParams.get('view');
+        if (view === 'summary') return json(res, 200, { result: true, msg: 'Node summary fetched.', data: nodeSummary() });
+        if (view?.toLowerCase() === 'hostnamelist') return json(res, 200, { result: true, msg: 'Node hostname list fetched.', data: { hostNameList: nodeSummary().summary.filter((n) => n.raylet.state === 'ALIVE').map((n) => n.raylet.nodeManagerHostname) } });
+        return json(res, 500, { result: false, msg: `Unknown view ${view ?? 'None'}`, data: {} });
+      }
       if (req.method === 'POST' && (path === '/api/jobs/' || path === '/api/jobs')) {
         const submit = (body ?? {}) as Record<string, unknown>;
         if (typeof submit.entrypoint !== 'string') return text(res, 400, 'TypeError: entrypoint must be a string');
