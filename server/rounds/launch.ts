@@ -63,9 +63,6 @@ export function checkPlanAgainst(plan: TRoundPlan, policy: typeof models.$inferS
   if (plan.deploy.enabled && executor.kind !== 'local' && !plan.deploy.host) {
     throw new AppError('BAD_REQUEST', `plan.deploy.host: the deployment runs on ${executor.kind} executor ${executor.name}; name the address where the worker reaches it (a node, or a Service in front of the job)`, { field: 'plan.deploy.host' });
   }
-  if (executor.kind === 'ray' && plan.distributed.nodes > 1) {
-    throw new AppError('BAD_REQUEST', `plan.distributed.nodes: a Ray job's entrypoint runs on one node; ${plan.distributed.nodes} nodes need a Kubernetes executor (or one node with more GPUs)`, { field: 'plan.distributed.nodes' });
-  }
   if (executor.kind === 'local') {
     const listed = ((executor.config as { gpus?: string[] }).gpus ?? []).length;
     for (const kind of planStages(plan)) {

@@ -660,15 +660,24 @@ describe('jobs over several nodes', () => {
     expect((await post('/api/v1/namespaces/training/services', { metadata: { name: 'no-ports' }, spec: { selector: { a: 'b' } } })).message).toContain('spec.ports: Required value');
   });
 
-  it('Ray refuses more than one node before sending anything, saying what to use instead', async () => {
+  it('Ray submits more than one node as our driver (workers/host/ray_multinode.py), with no GPU for the driver; the job server accepts it', async () => {
+    // The driver itself runs on a real two-node Ray cluster in ray-multinode.test.ts.
     const executor = executorFor({ id: 2, kind: 'ray', config: rayConfig() }, { store });
-    const before = ray.requests.length;
-    const refused = executor.submit(nodesJob('true'));
-    await expect(refused).rejects.toMatchObject({ code: 'BAD_REQUEST', field: 'nodes' });
-    await expect(refused).rejects.toThrow(/^nodes: a Ray job runs its entrypoint as one process on one node[\s\S]*Kubernetes executor[\s\S]*one node with more GPUs \(nodes 1; 16 GPUs/);
-    expect(ray.requests.length).toBe(before);
-    // One node is what Ray runs, as before.
+    const job = nodesJob('echo "$PAIRWISE_NODE_RANK"');
+    const { externalId } = await executor.submit(job);
+    const post = ray.requests.find((r) => r.method === 'POST' && r.path === '/api/jobs/' && (r.body as { submission_id?: string }).submission_id === externalId)!;
+    const body = post.body as { entrypoint: string; entrypoint_num_gpus: number; entrypoint_num_cpus: number; metadata: Record<string, string> };
+    expect(body).toMatchObject({ entrypoint_num_gpus: 0, entrypoint_num_cpus: 4, metadata: { pairwise_run: String(job.runId), pairwise_attempt: '0' } });
+    expect(body.entrypoint.startsWith(`export HF_TOKEN="\${TEST_HF_TOKEN:?is not set on the Ray node (secretEnv.HF_TOKEN)}" && python3 -c '`)).toBe(true);
+    expect(body.entrypoint).toContain(`' --nodes 2 --gpus-per-node 8 --env HF_TOKEN --env HF_HUB_OFFLINE --env GREETING --env PAIRWISE_NODE_RANK -- ${shellQuote(job.command)}`);
+    expect(body.entrypoint).not.toContain('hf-secret');
+    // The fake runs it with this machine's python3 (without Ray, it fails there); it ran once.
+    await waitForStatus(executor, externalId, terminal);
+    expect(ray.starts(externalId)).toBe(1);
+    // One node is submitted as before: the command itself, with the job's GPUs for the entrypoint.
     const one = await executor.submit({ ...nodesJob('echo one'), nodes: 1, gpus: 1 });
+    const onePost = ray.requests.find((r) => r.method === 'POST' && r.path === '/api/jobs/' && (r.body as { submission_id?: string }).submission_id === one.externalId)!;
+    expect(onePost.body).toMatchObject({ entrypoint: `export HF_TOKEN="\${TEST_HF_TOKEN:?is not set on the Ray node (secretEnv.HF_TOKEN)}" && sh -c 'echo one'`, entrypoint_num_gpus: 1 });
     expect((await waitForStatus(executor, one.externalId, terminal)).state).toBe('succeeded');
   });
 

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { AppError } from '@/server/errors';
 import type { TRayExecutorConfig } from '@/server/executors/schemas';
 import { assertValidJob, jobName, jobNodes, resolveSecretEnv, shellQuote, tailText } from './common';
@@ -54,31 +56,51 @@ export function rayStatus(details: TRayJobDetails): TExecutorStatus {
   return status;
 }
 
+/** `export JOB_VAR="${NODE_VAR:?...}"` for each secret (names are validated as variable names by the config schema, so they need no quoting). */
+function secretExports(secretEnv: Record<string, string> | undefined): string[] {
+  return Object.entries(secretEnv ?? {}).map(([target, from]) => `export ${target}="\${${from}:?is not set on the Ray node (secretEnv.${target})}"`);
+}
+
 /**
  * The entrypoint: the command, after `export JOB_VAR="${NODE_VAR:?...}"` for each secret, so the
  * value is read from the Ray node's environment when the job starts and only the variable's name
  * is in the submission. A variable missing on the node fails the job with its name in the logs.
  */
 export function rayEntrypoint(command: string[], secretEnv: Record<string, string> | undefined): string {
-  // Names are validated as variable names by the config schema, so they need no quoting.
-  const exports = Object.entries(secretEnv ?? {}).map(([target, from]) => `export ${target}="\${${from}:?is not set on the Ray node (secretEnv.${target})}"`);
-  return [...exports, shellQuote(command)].join(' && ');
+  return [...secretExports(secretEnv), shellQuote(command)].join(' && ');
+}
+
+/** The driver of a job over several nodes (workers/host/ray_multinode.py), read once. */
+export const rayMultiNodeDriverPath = path.join(process.cwd(), 'workers', 'host', 'ray_multinode.py');
+let driverSource: string | undefined;
+
+/**
+ * The driver's source as it goes into the entrypoint: without its comment lines and blank lines
+ * (Ray prints the entrypoint at the top of the job's logs, and shows it in the dashboard).
+ */
+export function rayMultiNodeDriver(): string {
+  driverSource ??= readFileSync(rayMultiNodeDriverPath, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '' && !line.trimStart().startsWith('#'))
+    .join('\n');
+  return driverSource;
 }
 
 /**
- * A Ray job's entrypoint is one process on one node (the driver); the Jobs API has no field that
- * starts it on several nodes, and `accelerate launch` needs one launcher per node with its own
- * rank. So a multi-node job is refused before anything is sent, saying what runs it instead.
+ * A Ray job's entrypoint is one process on one node (the driver), and `entrypoint_num_gpus`
+ * reserves GPUs for that process only; `accelerate launch` needs one launcher per node with its
+ * own rank. So a job over several nodes has a driver of ours as its entrypoint: it reserves one
+ * bundle of `gpus` GPUs per node (a STRICT_SPREAD placement group), runs the command once on each
+ * with PAIRWISE_NODE_RANK and PAIRWISE_MASTER_ADDR (rank 0's node IP), prints every rank's output
+ * as `<rank>: <line>`, fails as soon as one rank fails, and ends every rank when it is stopped
+ * (see workers/host/ray_multinode.py). Ray workers do not inherit the driver's environment: the
+ * driver hands the variables named by `--env` (the secrets exported before it, and the job's
+ * runtime_env variables) to each rank at run time, so no value is in the submission.
  */
-export function assertOneNode(job: Pick<TExecutorJob, 'nodes' | 'gpus'>): void {
-  const nodes = jobNodes(job);
-  if (nodes <= 1) return;
-  throw new AppError(
-    'BAD_REQUEST',
-    `nodes: a Ray job runs its entrypoint as one process on one node, so the Ray executor cannot start the ${nodes} per-node launches this job needs. ` +
-      `Run it on a Kubernetes executor (an indexed Job: one pod per node), or on one node with more GPUs (nodes 1; ${nodes * job.gpus} GPUs on one node give the same process count)`,
-    { field: 'nodes' },
-  );
+export function rayMultiNodeEntrypoint(job: Pick<TExecutorJob, 'command' | 'gpus' | 'nodes'>, secretEnv: Record<string, string> | undefined, envNames: string[]): string {
+  const names = [...new Set([...Object.keys(secretEnv ?? {}), ...envNames])];
+  const driver = ['python3', '-c', rayMultiNodeDriver(), '--nodes', String(jobNodes(job)), '--gpus-per-node', String(job.gpus), ...names.flatMap((name) => ['--env', name]), '--', ...job.command];
+  return [...secretExports(secretEnv), shellQuote(driver)].join(' && ');
 }
 
 export interface TRayExecutorDeps {
@@ -153,17 +175,16 @@ export function rayExecutor(config: TRayExecutorConfig, deps: TRayExecutorDeps =
   return {
     async submit(job) {
       assertValidJob(job);
-      assertOneNode(job);
       const submissionId = jobName(job);
       const runtimeEnv = config.runtimeEnv ?? {};
+      const envVars = { ...(deps.storeEnv ?? {}), ...(runtimeEnv.env_vars ?? {}), ...job.env };
+      const multiNode = jobNodes(job) > 1;
       const body = {
-        entrypoint: rayEntrypoint(job.command, config.secretEnv),
+        entrypoint: multiNode ? rayMultiNodeEntrypoint(job, config.secretEnv, Object.keys(envVars)) : rayEntrypoint(job.command, config.secretEnv),
         submission_id: submissionId,
-        runtime_env: {
-          ...runtimeEnv,
-          env_vars: { ...(deps.storeEnv ?? {}), ...(runtimeEnv.env_vars ?? {}), ...job.env },
-        },
-        entrypoint_num_gpus: job.gpus,
+        runtime_env: { ...runtimeEnv, env_vars: envVars },
+        // Over several nodes the driver needs no GPU: its placement group reserves them on the nodes.
+        entrypoint_num_gpus: multiNode ? 0 : job.gpus,
         ...(config.entrypointNumCpus !== undefined ? { entrypoint_num_cpus: config.entrypointNumCpus } : {}),
         ...(config.entrypointMemory !== undefined ? { entrypoint_memory: config.entrypointMemory } : {}),
         ...(config.entrypointResources ? { entrypoint_resources: config.entrypointResources } : {}),
