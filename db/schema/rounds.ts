@@ -5,7 +5,7 @@ import { projects } from './projects';
 import { prompts } from './content';
 import { users } from './users';
 
-export const executorKind = pgEnum('executor_kind', ['local', 'ray', 'kubernetes']);
+export const executorKind = pgEnum('executor_kind', ['local', 'ray', 'kubernetes', 'slurm']);
 
 /**
  * A configured place to run GPU work: a process on the worker host, a Ray cluster (Jobs REST

@@ -51,6 +51,11 @@ export function referencedEnv(parsed: TParsedExecutorConfig): string[] {
   const names = new Set<string>();
   if (parsed.kind === 'local') for (const name of Object.values(parsed.config.secretEnv ?? {})) names.add(name);
   if (parsed.kind === 'ray') for (const name of Object.values(parsed.config.headers ?? {})) names.add(name);
+  if (parsed.kind === 'slurm') {
+    if (parsed.config.ssh?.identityFileEnv) names.add(parsed.config.ssh.identityFileEnv);
+    // Through SSH the secrets are the login node's variables, not the worker's.
+    if (!parsed.config.ssh) for (const name of Object.values(parsed.config.secretEnv ?? {})) names.add(name);
+  }
   return [...names].sort();
 }
 
@@ -144,6 +149,36 @@ export interface TConnectionCheck {
 }
 
 /**
+ * Where jobs queue, as the engine reports it: a Slurm partition, the GPU nodes of a Kubernetes
+ * cluster, a Ray cluster. Fields the engine does not report are absent.
+ */
+export interface TExecutorQueue {
+  name: string;
+  /** The engine's own word: "up", "down", "ready", ... */
+  state: string;
+  isDefault?: boolean;
+  nodes: number;
+  /** Nodes with nothing running (Slurm "idle"). */
+  idleNodes?: number;
+  /** GPUs in all its nodes, and those not allocated now. */
+  gpus?: number;
+  gpusFree?: number;
+  cpus?: number;
+  /** The longest a job may run, in the engine's notation ("2-00:00:00", "infinite"). */
+  timeLimit?: string;
+  /** Jobs running and waiting in it (all users'). */
+  running?: number;
+  pending?: number;
+}
+
+export interface TConnectionResult {
+  ok: boolean;
+  checks: TConnectionCheck[];
+  /** Present when the engine answered with its queues. */
+  queues?: TExecutorQueue[];
+}
+
+/**
  * What can be checked from this process: the referenced environment variables, local folders,
  * for Ray the job server's version endpoint, for Kubernetes the API server and this identity's
  * permissions in the namespace. The worker is what submits, so a failure here may only mean that
@@ -152,8 +187,9 @@ export interface TConnectionCheck {
 export async function testExecutorConnection(
   db: TDb,
   id: number,
-  options: { fetch?: typeof fetch; kubeConfig?: KubeConfig } = {},
-): Promise<{ ok: boolean; checks: TConnectionCheck[] }> {
+  options: { fetch?: typeof fetch; kubeConfig?: KubeConfig; env?: Record<string, string | undefined> } = {},
+): Promise<TConnectionResult> {
+  let queues: TExecutorQueue[] | undefined;
   const info = await getExecutor(db, id);
   const parsed = parseExecutorConfig(info.kind, info.config);
   const checks: TConnectionCheck[] = info.secretEnv.map((name) => ({
@@ -180,7 +216,7 @@ export async function testExecutorConnection(
     } catch (error) {
       checks.push({ check: 'job server', ok: false, detail: `${url}: ${(error as Error).message}` });
     }
-  } else {
+  } else if (parsed.kind === 'kubernetes') {
     const file = parsed.config.kubeconfig;
     const readable = file
       ? await fs.access(file).then(
@@ -195,6 +231,11 @@ export async function testExecutorConnection(
       const { checkKubernetesCluster } = await import('./kubernetes-cluster');
       checks.push(...(await checkKubernetesCluster(parsed.config, { kubeConfig: options.kubeConfig })));
     }
+  } else {
+    const { checkSlurmCluster } = await import('./slurm-cluster');
+    const answer = await checkSlurmCluster(parsed.config, { env: options.env });
+    checks.push(...answer.checks);
+    queues = answer.queues;
   }
-  return { ok: checks.every((c) => c.ok), checks };
+  return { ok: checks.every((c) => c.ok), checks, ...(queues ? { queues } : {}) };
 }

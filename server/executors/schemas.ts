@@ -144,22 +144,91 @@ export const ZKubernetesExecutorConfig = z
   .refine((c) => !c.volumes?.some((v) => v.name === shmVolumeName), { message: `the volume name ${shmVolumeName} is Pairwise's (the Job's /dev/shm)`, path: ['volumes'] });
 export type TKubernetesExecutorConfig = z.infer<typeof ZKubernetesExecutorConfig>;
 
+/** A Slurm time limit as sbatch takes it: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS. */
+const ZSlurmTime = z.string().regex(/^(\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d+|\d+-\d+:\d{1,2}|\d+-\d+:\d{1,2}:\d{1,2})$/, 'must be a Slurm time limit: minutes, HH:MM:SS or D-HH:MM:SS');
+/** A Slurm name (partition, account, QOS): no spaces or shell characters, since it lands in a batch script. */
+const ZSlurmName = z.string().min(1).max(200).regex(/^[A-Za-z0-9_.,:+-]+$/, 'letters, digits and _ . , : + - only');
+/** Memory per node as sbatch's --mem takes it, e.g. 64G or 512000M. */
+const ZSlurmMemory = z.string().regex(/^\d+[KMGT]?$/, 'must be an amount such as 64G or 512000M (sbatch --mem)');
+/** A path on the cluster: absolute, or relative to the submitting user's home folder. No shell characters, as it is written into commands. */
+const ZClusterPath = z
+  .string()
+  .min(1)
+  .max(1024)
+  .regex(/^[A-Za-z0-9_@%+=:,./~-]+$/, 'letters, digits and _ @ % + = : , . / ~ - only (no spaces or shell characters)')
+  .refine((p) => !p.startsWith('~') || p === '~' || p.startsWith('~/'), 'only ~/ may start it (the submitting user’s home)');
+
+export const ZSlurmSshConfig = z.strictObject({
+  /** The login node the worker submits from. */
+  host: z.string().min(1).max(253).regex(/^[A-Za-z0-9.:_-]+$/, 'must be a host name or address'),
+  port: z.number().int().min(1).max(65535).optional(),
+  user: z.string().min(1).max(64).regex(/^[a-z_][a-z0-9_.-]*\$?$/i, 'must be a user name'),
+  /** The worker's variable that holds the path of the private key file (ssh -i); without it, ssh's own defaults and agent. */
+  identityFileEnv: ZSecretVarName.optional(),
+  /** A known_hosts file on the worker holding the login node's key (default: the worker user's ~/.ssh/known_hosts). */
+  knownHostsFile: ZAbsolutePath.optional(),
+  /** 'strict' (default) refuses a host whose key is not known; 'accept-new' records the key of a host seen for the first time. */
+  hostKeyChecking: z.enum(['strict', 'accept-new']).optional(),
+  /** Seconds to wait for the connection (default 15). */
+  connectTimeoutSeconds: z.number().int().min(1).max(300).optional(),
+});
+export type TSlurmSshConfig = z.infer<typeof ZSlurmSshConfig>;
+
+export const ZSlurmExecutorConfig = z.strictObject({
+  /** Through a login node over SSH; without it the worker's host is a submit host (sbatch on its PATH). */
+  ssh: ZSlurmSshConfig.optional(),
+  /** The slurm.conf the commands read (SLURM_CONF); default: the submit host's own. */
+  slurmConf: ZClusterPath.optional(),
+  partition: ZSlurmName.optional(),
+  account: ZSlurmName.optional(),
+  qos: ZSlurmName.optional(),
+  /** CPUs for each node's task (--cpus-per-task); the launcher and the data loaders run in it. */
+  cpusPerNode: z.number().int().min(1).max(4096).optional(),
+  /** Memory per node (--mem), e.g. "512G"; unset: the partition's default. */
+  memory: ZSlurmMemory.optional(),
+  /** Wall-clock limit of a job (--time); unset: the partition's default. */
+  timeLimit: ZSlurmTime.optional(),
+  /** Extra sbatch options, each one whole option (e.g. "--constraint=h100", "--exclusive"), for what the fields above do not cover. */
+  sbatchOptions: z
+    .array(z.string().regex(/^--[a-z][a-z-]*(=[A-Za-z0-9_.,:+=@%/[\]-]+)?$/, 'must be one sbatch option such as --constraint=h100 or --exclusive'))
+    .max(50)
+    .optional(),
+  /** Where job scripts, ids and output files go on the cluster (default ~/.pairwise/slurm): it must be visible from the login node and the compute nodes. */
+  jobDir: ZClusterPath.optional(),
+  /** Commands run on each node before the job's own (e.g. "module load cuda/12.4", "source /opt/venvs/trl/bin/activate"). */
+  setup: z.array(z.string().min(1).max(2000).refine((line) => !line.includes('\n'), 'one line each')).max(50).optional(),
+  /** Plain environment for every job. */
+  env: ZEnvValues.optional(),
+  /**
+   * Job variable -> variable of sbatch's environment on the submit host, read when the job starts:
+   * the worker's own when it submits directly (only the variables named here are passed to sbatch),
+   * the login's on the login node through SSH. Never written into the batch script.
+   */
+  secretEnv: ZSecretEnvRefs.optional(),
+  /** Per-command timeout in seconds (default 60). */
+  commandTimeoutSeconds: z.number().int().min(1).max(600).optional(),
+});
+export type TSlurmExecutorConfig = z.infer<typeof ZSlurmExecutorConfig>;
+
 export const executorConfigSchemas = {
   local: ZLocalExecutorConfig,
   ray: ZRayExecutorConfig,
   kubernetes: ZKubernetesExecutorConfig,
+  slurm: ZSlurmExecutorConfig,
 } as const;
 
 export type TExecutorConfigOf = {
   local: TLocalExecutorConfig;
   ray: TRayExecutorConfig;
   kubernetes: TKubernetesExecutorConfig;
+  slurm: TSlurmExecutorConfig;
 };
 
 export type TParsedExecutorConfig =
   | { kind: 'local'; config: TLocalExecutorConfig }
   | { kind: 'ray'; config: TRayExecutorConfig }
-  | { kind: 'kubernetes'; config: TKubernetesExecutorConfig };
+  | { kind: 'kubernetes'; config: TKubernetesExecutorConfig }
+  | { kind: 'slurm'; config: TSlurmExecutorConfig };
 
 export const ZExecutorName = z
   .string()
@@ -172,6 +241,7 @@ export const ZCreateExecutor = z.discriminatedUnion('kind', [
   z.object({ name: ZExecutorName, kind: z.literal('local'), config: ZLocalExecutorConfig.default({}), enabled: z.boolean().default(true) }),
   z.object({ name: ZExecutorName, kind: z.literal('ray'), config: ZRayExecutorConfig, enabled: z.boolean().default(true) }),
   z.object({ name: ZExecutorName, kind: z.literal('kubernetes'), config: ZKubernetesExecutorConfig, enabled: z.boolean().default(true) }),
+  z.object({ name: ZExecutorName, kind: z.literal('slurm'), config: ZSlurmExecutorConfig.default({}), enabled: z.boolean().default(true) }),
 ]);
 export type TCreateExecutor = z.input<typeof ZCreateExecutor>;
 

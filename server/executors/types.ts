@@ -29,6 +29,8 @@ export interface TExecutorStatus {
   message?: string;
   startedAt?: Date;
   finishedAt?: Date;
+  /** GPU-seconds the engine itself accounts for the job, all nodes together (Slurm's allocated GPUs x elapsed time); absent where it reports none. */
+  gpuSeconds?: number;
 }
 
 export interface TExecutor {

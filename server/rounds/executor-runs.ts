@@ -146,7 +146,8 @@ export async function pollRun(
   const startedAt = run.startedAt ?? (state.state === 'pending' ? null : (toDate(state.startedAt) ?? now));
   let terminal = state.state === 'succeeded' || state.state === 'failed' || state.state === 'cancelled';
   let finishedAt = terminal ? (toDate(state.finishedAt) ?? now) : null;
-  const gpuSeconds = priorGpuSeconds(run) + runGpuSeconds({ gpus: run.gpus, startedAt, finishedAt }, now);
+  // The engine's own accounting where it keeps one (Slurm: allocated GPUs x elapsed, every node); else GPUs x our clock.
+  const gpuSeconds = priorGpuSeconds(run) + (state.gpuSeconds ?? runGpuSeconds({ gpus: run.gpus, startedAt, finishedAt }, now));
   const metrics = { ...run.metrics, ...(training ? { training } : {}) };
   const progressDone = training?.globalStep ?? hostProgress?.done ?? run.progressDone;
   const progressTotal = training?.maxSteps ?? hostProgress?.total ?? run.progressTotal;

@@ -1,17 +1,16 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { eq } from 'drizzle-orm';
 import { TRPCError } from '@trpc/server';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runs } from '@/db/schema';
 import { s3ArtifactStore } from '@/server/artifacts/s3-store';
 import { localArtifactStore, type TArtifactStore } from '@/server/artifacts/store';
 import { executorFor } from '@/workers/executors';
 import { shellQuote } from '@/workers/executors/common';
-import type { TExecutor, TExecutorJob, TExecutorStatus } from '@/workers/executors/types';
+import type { TExecutor, TExecutorJob } from '@/workers/executors/types';
 import { repoRoot } from '../helpers/app-process';
 import { runCli } from '../helpers/cli';
 import { setupTestDatabase } from '../helpers/db';
@@ -19,9 +18,9 @@ import { callerFor, makeUser } from '../helpers/factories';
 import { startFakeKubernetes, type TFakeKubernetes } from '../helpers/fake-kubernetes';
 import { rayDuplicateSubmissionText, startFakeRay, type TFakeRay } from '../helpers/fake-ray';
 import { startFakeS3, type TFakeS3 } from '../helpers/fake-s3';
+import { contractScratch, echoJob, executorContract, processAlive, takeRunId, terminal, trainerJob, waitForLogs, waitForStatus } from '../helpers/executor-contract';
 
-const fakeTrainer = path.join(repoRoot, 'tests/fixtures/fake-trainer.mjs');
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pairwise-executors-'));
+const tmp = contractScratch;
 
 // Secrets reach jobs only through references: to the worker's environment (local, Ray headers),
 // to the Ray node's (Ray secretEnv), to a Kubernetes Secret. TEST_HF_TOKEN is set on the worker and
@@ -33,179 +32,6 @@ process.env.PAIRWISE_TEST_NOT_FOR_JOBS = 'worker-only';
 process.env.AWS_ACCESS_KEY_ID = 'AKIAFAKEFAKEFAKE';
 process.env.AWS_SECRET_ACCESS_KEY = 'fake-secret-key-for-tests';
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
-
-let nextRunId = 1000;
-
-/** A fake-trainer DPO run: `steps` steps of `stepMs`, failing when asked. */
-function trainerJob(options: { steps?: number; stepMs?: number; fail?: boolean; gpus?: number; attempt?: number } = {}): TExecutorJob & { outputDir: string } {
-  const runId = nextRunId++;
-  const attempt = options.attempt ?? 0;
-  const dir = path.join(tmp, `run-${runId}-${attempt}`);
-  fs.mkdirSync(dir, { recursive: true });
-  const outputDir = path.join(dir, 'out');
-  const config = path.join(dir, 'config.yaml');
-  fs.writeFileSync(config, `model_name_or_path: /models/policy\noutput_dir: ${outputDir}\nmax_steps: ${options.steps ?? 3}\nbeta: 0.1\n`);
-  return {
-    runId,
-    attempt,
-    command: [process.execPath, fakeTrainer, 'trl', 'dpo', '--config', config],
-    env: { FAKE_TRAINER_STEP_MS: String(options.stepMs ?? 50), ...(options.fail ? { FAKE_TRAINER_FAIL: '1' } : {}) },
-    gpus: options.gpus ?? 1,
-    artifactPrefix: `runs/${runId}/`,
-    outputDir,
-  };
-}
-
-/** A job that prints its arguments and a few variables as JSON. */
-function echoJob(args: string[], env: Record<string, string>): TExecutorJob {
-  const runId = nextRunId++;
-  const script = 'console.log("echo:" + JSON.stringify({ args: process.argv.slice(1), greeting: process.env.GREETING, token: process.env.HF_TOKEN, leak: process.env.PAIRWISE_TEST_NOT_FOR_JOBS ?? null, devices: process.env.CUDA_VISIBLE_DEVICES ?? null }))';
-  return { runId, attempt: 0, command: [process.execPath, '-e', script, ...args], env, gpus: 1, artifactPrefix: `runs/${runId}/` };
-}
-
-const terminal = (s: TExecutorStatus) => s.state === 'succeeded' || s.state === 'failed' || s.state === 'cancelled';
-
-async function waitForStatus(executor: TExecutor, externalId: string, until: (s: TExecutorStatus) => boolean, timeoutMs = 20_000): Promise<TExecutorStatus> {
-  const deadline = Date.now() + timeoutMs;
-  let last: TExecutorStatus | undefined;
-  while (Date.now() < deadline) {
-    last = await executor.status(externalId);
-    if (until(last)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`${externalId} never reached the expected state; last: ${JSON.stringify(last)}`);
-}
-
-async function waitForLogs(executor: TExecutor, externalId: string, text: string, timeoutMs = 20_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let logs = '';
-  while (Date.now() < deadline) {
-    logs = await executor.logs(externalId);
-    if (logs.includes(text)) return logs;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`logs of ${externalId} never showed ${text}; they are:\n${logs}`);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-interface TExecutorUnderTest {
-  /** A new instance from the same config: what a restarted worker builds. */
-  executor(): TExecutor;
-  /** The HF_TOKEN value the job must see. */
-  expectedToken: string;
-}
-
-/** The behaviour every executor must have, whatever runs the process. */
-function executorContract(name: string, setup: () => Promise<TExecutorUnderTest>) {
-  describe(`${name} executor contract`, () => {
-    let ut: TExecutorUnderTest;
-    beforeAll(async () => {
-      ut = await setup();
-    });
-
-    it('submit is idempotent: the same run and attempt start once, also after a restart', async () => {
-      const job = trainerJob();
-      const executor = ut.executor();
-      const [a, b] = await Promise.all([executor.submit(job), executor.submit(job)]);
-      const c = await ut.executor().submit(job);
-      expect(a.externalId).toBe(`pairwise-run-${job.runId}-0`);
-      expect(b.externalId).toBe(a.externalId);
-      expect(c.externalId).toBe(a.externalId);
-      expect((await waitForStatus(executor, a.externalId, terminal)).state).toBe('succeeded');
-      const logs = await executor.logs(a.externalId);
-      expect(logs.match(/fake-trainer pid \d+/g)).toHaveLength(1);
-      // Another attempt of the same run is another job.
-      const retry = await executor.submit({ ...job, attempt: 1 });
-      expect(retry.externalId).toBe(`pairwise-run-${job.runId}-1`);
-      expect((await waitForStatus(executor, retry.externalId, terminal)).state).toBe('succeeded');
-    });
-
-    it('a command that succeeds goes pending/running, then succeeded, with its output in the logs; a restarted worker sees the same', async () => {
-      const job = trainerJob({ steps: 4 });
-      const executor = ut.executor();
-      const { externalId } = await executor.submit(job);
-      expect(['pending', 'running']).toContain((await executor.status(externalId)).state);
-      const running = await waitForStatus(executor, externalId, (s) => s.state !== 'pending');
-      expect(['running', 'succeeded']).toContain(running.state);
-      const done = await waitForStatus(executor, externalId, terminal);
-      expect(done.state).toBe('succeeded');
-      expect(done.startedAt).toBeInstanceOf(Date);
-      expect(done.finishedAt).toBeInstanceOf(Date);
-      expect(done.finishedAt!.getTime()).toBeGreaterThanOrEqual(done.startedAt!.getTime());
-
-      const logs = await executor.logs(externalId);
-      expect(logs).toContain("'rewards/accuracies'");
-      expect(logs).toContain('Training completed');
-      const state = JSON.parse(fs.readFileSync(path.join(job.outputDir, 'trainer_state.json'), 'utf8')) as { log_history: Record<string, number>[]; global_step: number };
-      expect(state.global_step).toBe(4);
-      expect(state.log_history.some((e) => e['eval_rewards/accuracies'] !== undefined)).toBe(true);
-      expect(fs.existsSync(path.join(job.outputDir, 'checkpoint-4', 'model.safetensors'))).toBe(true);
-
-      const tail = await executor.logs(externalId, { tailBytes: 40 });
-      expect(Buffer.byteLength(tail)).toBeLessThanOrEqual(40);
-      expect(tail.length).toBeGreaterThan(0);
-      expect(logs.endsWith(tail)).toBe(true);
-
-      const restarted = ut.executor();
-      const again = await restarted.status(externalId);
-      expect(again.state).toBe('succeeded');
-      expect(again.finishedAt?.getTime()).toBe(done.finishedAt?.getTime());
-      expect(await restarted.logs(externalId)).toBe(logs);
-    });
-
-    it('a command that fails ends failed, with a message', async () => {
-      const executor = ut.executor();
-      const { externalId } = await executor.submit(trainerJob({ fail: true }));
-      const done = await waitForStatus(executor, externalId, terminal);
-      expect(done.state).toBe('failed');
-      expect(done.message).toBeTruthy();
-      expect(await executor.logs(externalId)).toContain('CUDA out of memory');
-    });
-
-    it('arguments and environment arrive exactly: quoting, job variables, secrets from references', async () => {
-      const executor = ut.executor();
-      const args = ["it's", 'a b', '$HOME', '', '"; echo injected', '*'];
-      const { externalId } = await executor.submit(echoJob(args, { GREETING: 'hello world' }));
-      expect((await waitForStatus(executor, externalId, terminal)).state).toBe('succeeded');
-      const line = (await executor.logs(externalId)).split('\n').find((l) => l.startsWith('echo:'));
-      const seen = JSON.parse(line!.slice('echo:'.length)) as { args: string[]; greeting: string; token: string; leak: string | null };
-      expect(seen.args).toEqual(args);
-      expect(seen.greeting).toBe('hello world');
-      expect(seen.token).toBe(ut.expectedToken);
-      expect(seen.leak).toBeNull();
-    });
-
-    it('cancel stops a long job, from a restarted worker too, and it ends cancelled', async () => {
-      const job = trainerJob({ steps: 600, stepMs: 100 });
-      const first = ut.executor();
-      const { externalId } = await first.submit(job);
-      const logs = await waitForLogs(first, externalId, 'fake-trainer pid');
-      const pid = Number(/fake-trainer pid (\d+)/.exec(logs)![1]);
-      expect(processAlive(pid)).toBe(true);
-
-      const restarted = ut.executor();
-      expect((await restarted.status(externalId)).state).toBe('running');
-      await restarted.cancel(externalId);
-      const done = await waitForStatus(restarted, externalId, terminal);
-      expect(done.state).toBe('cancelled');
-      const deadline = Date.now() + 5000;
-      while (processAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(processAlive(pid)).toBe(false);
-      expect(fs.existsSync(path.join(job.outputDir, 'trainer_state.json'))).toBe(false);
-      // Cancelling again, or a finished job, is harmless.
-      await restarted.cancel(externalId);
-      expect((await first.status(externalId)).state).toBe('cancelled');
-    });
-  });
-}
 
 const artifactsRoot = path.join(tmp, 'artifacts');
 const store: TArtifactStore = localArtifactStore(artifactsRoot);
@@ -492,7 +318,7 @@ describe('jobs over several nodes', () => {
   const k8s = () => executorFor({ id: 3, kind: 'kubernetes', config: kubernetesConfig }, { store, kubeConfig: kubeConfig() });
   /** A job whose every node runs `script` with `sh -c`, as a multi-node launch command runs `bash -c`. */
   const nodesJob = (script: string, nodes = 2): TExecutorJob => {
-    const runId = nextRunId++;
+    const runId = takeRunId();
     return { runId, attempt: 0, command: ['sh', '-c', script], env: { GREETING: 'hi', PAIRWISE_NODE_RANK: 'not-ours' }, gpus: 8, nodes, artifactPrefix: `runs/${runId}/` };
   };
   const podsOf = (name: string) => kube.jobs.get(`training/${name}`)?.pods ?? [];
@@ -696,7 +522,7 @@ describe('jobs on an S3-compatible artifact store', () => {
   // What the job's `aws s3 cp`, boto3 and s3fs read, and the worker's credentials, which must stay out.
   const awsNames = ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'];
   const awsJob = (): TExecutorJob => {
-    const runId = nextRunId++;
+    const runId = takeRunId();
     const script = `console.log("aws:" + JSON.stringify(Object.fromEntries(${JSON.stringify(awsNames)}.map((n) => [n, process.env[n] ?? null]))))`;
     return { runId, attempt: 0, command: [process.execPath, '-e', script], env: {}, gpus: 0, artifactPrefix: `runs/${runId}/` };
   };
@@ -749,7 +575,7 @@ describe('jobs on an S3-compatible artifact store', () => {
 describe('local executor specifics', () => {
   const executor = () => executorFor({ id: 1, kind: 'local', config: { ...localConfig, stateDir: path.join(tmp, 'local-gpu-state') } }, { store });
   const holdJob = (ms: number): TExecutorJob => {
-    const runId = nextRunId++;
+    const runId = takeRunId();
     return {
       runId,
       attempt: 0,

@@ -31,6 +31,7 @@ import { stopDeployments, until } from '../helpers/rounds';
 import { callerFor, makeProject, makeUser, stopSharedQueue } from '../helpers/factories';
 import { signInOverHttp } from '../helpers/http-session';
 import { hostEnv, hostVenv, runPython, startTransformersServe, type TServedModels } from '../helpers/host-python';
+import { startSlurmCluster, type TSlurmCluster } from '../slurm/cluster';
 
 const venv = hostVenv();
 if (!venv) {
@@ -38,6 +39,13 @@ if (!venv) {
   if (process.env.CI) throw new Error(message);
   console.warn(`skipping the real round: ${message}`);
 }
+
+/**
+ * Where the round's GPU stages run: the local executor, or (PAIRWISE_ROUND_EXECUTOR=slurm, as
+ * `npm run test:slurm` sets it) a real Slurm cluster started on this machine for the test.
+ */
+const executorKind = process.env.PAIRWISE_ROUND_EXECUTOR === 'slurm' ? 'slurm' : 'local';
+let cluster: TSlurmCluster | null = null;
 
 const MARKER = 'banana';
 const db = setupTestDatabase();
@@ -97,11 +105,13 @@ afterAll(async () => {
   for (const worker of workers) await worker.stop().catch(() => {});
   await stopSharedQueue();
   await served?.close();
+  await cluster?.stop();
   fs.rmSync(scratch, { recursive: true, force: true });
 });
 
-describe.skipIf(!venv)('a real training round on CPU', () => {
+describe.skipIf(!venv)(`a real training round on CPU${executorKind === 'slurm' ? ', through Slurm' : ''}`, () => {
   beforeAll(async () => {
+    if (executorKind === 'slurm') cluster = await startSlurmCluster();
     served = await startTransformersServe(venv!.bin, env);
     deployPort = await findFreePort();
   }, 120_000);
@@ -173,8 +183,12 @@ describe.skipIf(!venv)('a real training round on CPU', () => {
     const version = await buildDatasetVersion(handle, store, requested.id);
     expect(version?.status).toBe('succeeded');
 
-    // The round, through the local executor running the real trainers from the venv.
-    const [executor] = await handle.db.insert(executors).values({ name: 'cpu-host', kind: 'local', config: { gpus: [], env, stateDir: path.join(scratch, 'executor-state'), killGraceSeconds: 2 } }).returning();
+    // The round, through the local executor (or Slurm's sbatch) running the real trainers from the venv.
+    const executorRow =
+      executorKind === 'slurm'
+        ? { name: 'cpu-cluster', kind: 'slurm' as const, config: { slurmConf: cluster!.conf, partition: 'debug', jobDir: path.join(scratch, 'slurm-jobs'), env, timeLimit: '30:00' } }
+        : { name: 'cpu-host', kind: 'local' as const, config: { gpus: [], env, stateDir: path.join(scratch, 'executor-state'), killGraceSeconds: 2 } };
+    const [executor] = await handle.db.insert(executors).values(executorRow).returning();
     const evalProject = await makeProject(handle);
     // The next round's project, with new prompts: the round's last stage fills it with comparisons.
     const nextRound = await makeProject(handle);
@@ -191,7 +205,7 @@ describe.skipIf(!venv)('a real training round on CPU', () => {
       eval: { mode: 'host', gpus: 0, maxPrompts: 60, sampling: { temperature: 1, max_tokens: 24 }, humanProject: evalProject.slug, humanComparisons: 5 },
       register: { name: 'tiny-round-1' },
       // The new policy is served by a job on the executor (transformers serve here, vLLM on GPU hosts).
-      deploy: { enabled: true, gpus: 0, port: deployPort, healthTimeoutSeconds: 180 },
+      deploy: { enabled: true, gpus: 0, port: deployPort, healthTimeoutSeconds: 180, ...(executorKind === 'slurm' ? { host: '127.0.0.1' } : {}) },
       // The next round's comparisons, generated on the host: the new policy, the one it started from, and policy B.
       nextRound: { enabled: true, project: nextRound.slug, opponents: ['previous', 'tiny-b'], pairing: 'all-pairs', maxPrompts: 12, gpus: 0, sampling: { temperature: 1, max_tokens: 24 } },
     };
