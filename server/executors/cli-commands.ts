@@ -73,13 +73,21 @@ export function registerExecutorCommands(program: Command): void {
     });
   executor
     .command('test')
-    .description('check an executor from this machine: secret variables, folders, the Ray job server, the Kubernetes API server and permissions')
+    .description('check an executor from this machine: secret variables, folders, the Ray job server, the Kubernetes API server and permissions, the Slurm submit host and partitions')
     .requiredOption('--name <name>', 'executor name')
     .action(async (opts: { name: string }) => {
       await withDatabase(async ({ db }) => {
         const current = await requireExecutorByName(db, opts.name);
         const result = await testExecutorConnection(db, current.id);
         for (const c of result.checks) console.log(`${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.detail}`);
+        if (result.queues?.length) {
+          console.log('queue\tstate\tnodes idle/total\tGPUs free/total\ttime limit\trunning\tpending');
+          for (const q of result.queues) {
+            const gpus = q.gpus === undefined ? '-' : `${q.gpusFree ?? '?'}/${q.gpus}`;
+            const idle = q.idleNodes === undefined ? `${q.nodes}` : `${q.idleNodes}/${q.nodes}`;
+            console.log(`${q.name}${q.isDefault ? ' (default)' : ''}\t${q.state}\t${idle}\t${gpus}\t${q.timeLimit ?? '-'}\t${q.running ?? '-'}\t${q.pending ?? '-'}`);
+          }
+        }
         if (!result.ok) process.exitCode = 1;
       });
     });
