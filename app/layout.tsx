@@ -36,6 +36,11 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
               </Link>
             )}
             {user?.role === 'admin' && (
+              <Link href="/admin/executors" className="text-slate-600 hover:text-slate-900">
+                Executors
+              </Link>
+            )}
+            {user?.role === 'admin' && (
               <Link href="/admin/tokens" className="text-slate-600 hover:text-slate-900">
                 API tokens
               </Link>
