@@ -86,8 +86,9 @@ export const runs = pgTable(
     metrics: jsonb().$type<Record<string, unknown>>().notNull().default({}),
     progressDone: integer().notNull().default(0),
     progressTotal: integer(),
+    /** GPUs the run holds, every node together (a stage over 4 nodes of 8 GPUs holds 32). */
     gpus: integer().notNull().default(0),
-    /** GPU time used: GPUs × seconds between start and end (or now, while running). */
+    /** GPU time used: as the engine accounts it where it does (Slurm), else GPUs × seconds between start and end (or now, while running). */
     gpuSeconds: doublePrecision().notNull().default(0),
     inputVersionId: bigint({ mode: 'number' }).references(() => datasetVersions.id, { onDelete: 'set null' }),
     outputVersionId: bigint({ mode: 'number' }).references(() => datasetVersions.id, { onDelete: 'set null' }),

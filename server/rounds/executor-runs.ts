@@ -64,7 +64,7 @@ export async function submitRun(
   await inTx(handle, async (db, tx) => {
     await db
       .update(runs)
-      .set({ status: 'submitted', externalId, submittedAt: new Date(), spec: spec as unknown as Record<string, unknown>, artifactPrefix: prefix, gpus: spec.gpus, heartbeatAt: new Date() })
+      .set({ status: 'submitted', externalId, submittedAt: new Date(), spec: spec as unknown as Record<string, unknown>, artifactPrefix: prefix, gpus: spec.gpus * (spec.nodes ?? 1), heartbeatAt: new Date() })
       .where(and(eq(runs.id, run.id), eq(runs.attempt, run.attempt), eq(runs.status, 'pending')));
     await enqueuePoll(boss, tx, run.id, options.pollSeconds ?? defaultPollSeconds);
   });

@@ -28,6 +28,17 @@ export interface TSlurmCluster {
 
 const binaries = { munged: '/usr/sbin/munged', slurmctld: '/usr/sbin/slurmctld', slurmd: '/usr/sbin/slurmd', sbatch: '/usr/bin/sbatch' };
 
+/** The MariaDB/MySQL server slurmdbd keeps accounting in: the machine's, as root without a password. */
+const accountingDatabase = { host: '127.0.0.1', port: 3306, user: 'root' };
+
+/** Why this machine cannot run the cluster with accounting (slurmdbd and its database), or null when it can. */
+export function accountingUnavailable(): string | null {
+  if (!fs.existsSync('/usr/sbin/slurmdbd')) return 'slurmdbd is not installed: apt-get install -y slurmdbd';
+  const probe = spawnSync('mysql', ['-h', accountingDatabase.host, '-P', String(accountingDatabase.port), '-u', accountingDatabase.user, '-e', 'select 1'], { encoding: 'utf8', timeout: 10_000 });
+  if (probe.status !== 0) return `no MariaDB/MySQL server for slurmdbd at ${accountingDatabase.host}:${accountingDatabase.port} (user root, no password): ${(probe.stderr || probe.error?.message || '').trim()}`;
+  return null;
+}
+
 /** Why this machine cannot run the cluster, or null when it can. */
 export function slurmUnavailable(): string | null {
   const missing = Object.values(binaries).filter((b) => !fs.existsSync(b));
@@ -47,8 +58,18 @@ function pidOf(file: string): number | null {
   }
 }
 
-export async function startSlurmCluster(options: { minJobAgeSeconds?: number } = {}): Promise<TSlurmCluster> {
-  const why = slurmUnavailable();
+export interface TSlurmClusterOptions {
+  minJobAgeSeconds?: number;
+  /**
+   * Accounting through slurmdbd into a database of its own on the machine's MariaDB: sacct
+   * answers, GPUs are accounted (AccountingStorageTRES=gres/gpu), and jobs must name an account
+   * the user belongs to (AccountingStorageEnforce=associations): root is in `post-training`.
+   */
+  accounting?: boolean;
+}
+
+export async function startSlurmCluster(options: TSlurmClusterOptions = {}): Promise<TSlurmCluster> {
+  const why = slurmUnavailable() ?? (options.accounting ? accountingUnavailable() : null);
   if (why) throw new Error(why);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pairwise-slurm-'));
   fs.chmodSync(dir, 0o755);
@@ -60,7 +81,20 @@ export async function startSlurmCluster(options: { minJobAgeSeconds?: number } =
   const socket = path.join(dir, 'munge', 'munge.socket');
   const key = path.join(dir, 'munge', 'munge.key');
   fs.writeFileSync(key, randomBytes(1024), { mode: 0o400 });
-  const [ctldPort, node0Port, node1Port] = [await findFreePort(), await findFreePort(), await findFreePort()];
+  const [ctldPort, node0Port, node1Port, dbdPort] = [await findFreePort(), await findFreePort(), await findFreePort(), await findFreePort()];
+  const accountingDb = `pairwise_slurm_${path.basename(dir).replace(/[^A-Za-z0-9]/g, '_')}`;
+  const accounting = options.accounting
+    ? [
+        'AccountingStorageType=accounting_storage/slurmdbd',
+        'AccountingStorageHost=localhost',
+        `AccountingStoragePort=${dbdPort}`,
+        // For slurmdbd, a path here is the munge socket to reach it through (not a password).
+        `AccountingStoragePass=${socket}`,
+        'AccountingStorageTRES=gres/gpu',
+        'AccountingStorageEnforce=associations',
+        'JobAcctGatherType=jobacct_gather/linux',
+      ]
+    : ['AccountingStorageType=accounting_storage/none', 'JobAcctGatherType=jobacct_gather/none'];
   const host = os.hostname().split('.')[0]!;
   const conf = path.join(dir, 'slurm.conf');
   const nodes = ['pw0', 'pw1'];
@@ -88,8 +122,7 @@ export async function startSlurmCluster(options: { minJobAgeSeconds?: number } =
       'SelectTypeParameters=CR_Core_Memory',
       'SchedulerType=sched/backfill',
       'GresTypes=gpu',
-      'JobAcctGatherType=jobacct_gather/none',
-      'AccountingStorageType=accounting_storage/none',
+      ...accounting,
       'JobCompType=jobcomp/none',
       'MpiDefault=none',
       'MailProg=/bin/true',
@@ -107,6 +140,29 @@ export async function startSlurmCluster(options: { minJobAgeSeconds?: number } =
       '',
     ].join('\n'),
   );
+  if (options.accounting) {
+    // slurmdbd reads slurmdbd.conf beside slurm.conf, and refuses one that others can read.
+    fs.writeFileSync(
+      path.join(dir, 'slurmdbd.conf'),
+      [
+        'AuthType=auth/munge',
+        `AuthInfo=socket=${socket}`,
+        'DbdHost=localhost',
+        'DbdAddr=127.0.0.1',
+        `DbdPort=${dbdPort}`,
+        'SlurmUser=root',
+        `LogFile=${dir}/log/slurmdbd.log`,
+        `PidFile=${dir}/slurmdbd.pid`,
+        'StorageType=accounting_storage/mysql',
+        `StorageHost=${accountingDatabase.host}`,
+        `StoragePort=${accountingDatabase.port}`,
+        `StorageUser=${accountingDatabase.user}`,
+        `StorageLoc=${accountingDb}`,
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+  }
   fs.writeFileSync(path.join(dir, 'gres.conf'), `AutoDetect=off\nNodeName=pw[0-1] Name=gpu File=${dir}/dev/nvidia[0-${gpusPerNode - 1}]\n`);
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', SLURM_CONF: conf };
   const daemonEnv = env as unknown as NodeJS.ProcessEnv;
@@ -145,6 +201,7 @@ export async function startSlurmCluster(options: { minJobAgeSeconds?: number } =
         const pid = pidOf(file);
         if (isAlive(pid)) process.kill(pid!, 'SIGKILL');
       }
+      if (options.accounting) spawnSync('mysql', ['-h', accountingDatabase.host, '-P', String(accountingDatabase.port), '-u', accountingDatabase.user, '-e', `drop database if exists ${accountingDb}`], { timeout: 30_000 });
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -155,11 +212,15 @@ export async function startSlurmCluster(options: { minJobAgeSeconds?: number } =
   };
   try {
     daemon(binaries.munged, [`--socket=${socket}`, `--key-file=${key}`, `--pid-file=${dir}/munge/munged.pid`, `--log-file=${dir}/log/munged.log`, `--seed-file=${dir}/munge/munge.seed`, '--force'], `${dir}/munge/munged.pid`);
+    if (options.accounting) {
+      daemon('/usr/sbin/slurmdbd', [], `${dir}/slurmdbd.pid`);
+      await registerAccounting(cluster);
+    }
     daemon(binaries.slurmctld, ['-i'], `${dir}/slurmctld.pid`);
     for (const node of nodes) daemon(binaries.slurmd, ['-N', node], `${dir}/slurmd-${node}.pid`);
     await waitForIdleNodes(cluster);
   } catch (error) {
-    const logs = ['slurmctld.log', 'slurmd-pw0.log'].map((f) => {
+    const logs = ['slurmdbd.log', 'slurmctld.log', 'slurmd-pw0.log'].map((f) => {
       try {
         return `${f}:\n${fs.readFileSync(path.join(dir, 'log', f), 'utf8').split('\n').slice(-15).join('\n')}`;
       } catch {
@@ -180,6 +241,22 @@ function isAlive(pid: number | null): boolean {
   } catch {
     return false;
   }
+}
+
+/** The cluster, an account and root in it, in slurmdbd (which takes a moment to listen). */
+async function registerAccounting(cluster: TSlurmCluster): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      cluster.command('sacctmgr', ['-i', 'add', 'cluster', 'pairwise-test']);
+      break;
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`slurmdbd did not answer sacctmgr within 30 s: ${(error as Error).message}`);
+      await sleep(300);
+    }
+  }
+  cluster.command('sacctmgr', ['-i', 'add', 'account', 'post-training', 'cluster=pairwise-test']);
+  cluster.command('sacctmgr', ['-i', 'add', 'user', os.userInfo().username, 'account=post-training', 'cluster=pairwise-test']);
 }
 
 async function waitForIdleNodes(cluster: TSlurmCluster): Promise<void> {

@@ -9,18 +9,19 @@ import { slurmExecutor } from '@/workers/executors/slurm';
 import type { TExecutorJob } from '@/workers/executors/types';
 import { hostVenv } from '../helpers/host-python';
 import { contractScratch, executorContract, takeRunId, terminal, trainerJob, waitForLogs, waitForStatus } from '../helpers/executor-contract';
-import { slurmUnavailable, startSlurmCluster, until, type TSlurmCluster } from './cluster';
+import { accountingUnavailable, slurmUnavailable, startSlurmCluster, until, type TSlurmCluster } from './cluster';
 import { sshdUnavailable, startSshServer, type TSshServer } from './sshd';
 
 /**
  * The Slurm executor against a real cluster on this machine (tests/slurm/cluster.ts): two nodes,
- * two gres GPUs each, finished jobs forgotten after 10 s so the tests also meet a job that has
- * left Slurm's memory. The same contract as every executor, directly and through a real sshd;
+ * two gres GPUs each, accounting through slurmdbd (sacct, GPUs accounted, accounts enforced),
+ * finished jobs forgotten after 10 s so the tests also meet a job that has left Slurm's memory
+ * (and, on a second cluster without accounting, one that only its recorded exit can tell). The same contract as every executor, directly and through a real sshd;
  * then what only Slurm has: its states and reasons, refusals, two nodes, GPU-seconds, the
  * connection test.
  */
 
-const unavailable = slurmUnavailable() ?? sshdUnavailable();
+const unavailable = slurmUnavailable() ?? sshdUnavailable() ?? accountingUnavailable();
 if (unavailable && process.env.CI) throw new Error(`the Slurm tests cannot run under CI: ${unavailable}`);
 if (unavailable) console.warn(`skipping the Slurm tests: ${unavailable}`);
 const describeSlurm = unavailable ? describe.skip : describe;
@@ -35,7 +36,7 @@ const store = localArtifactStore(path.join(contractScratch, 'artifacts'));
 
 beforeAll(async () => {
   if (unavailable) return;
-  cluster = await startSlurmCluster({ minJobAgeSeconds: 10 });
+  cluster = await startSlurmCluster({ minJobAgeSeconds: 10, accounting: true });
   sshd = await startSshServer(path.join(contractScratch, 'sshd'));
   process.env.TEST_SLURM_KEY = sshd.clientKey;
 });
@@ -50,6 +51,7 @@ function directConfig(extra: Partial<TSlurmExecutorConfig> = {}): TSlurmExecutor
   return {
     slurmConf: cluster.conf,
     partition: 'debug',
+    account: 'post-training',
     jobDir: path.join(contractScratch, 'slurm-jobs'),
     env: { HF_HUB_OFFLINE: '1' },
     secretEnv: { HF_TOKEN: 'TEST_HF_TOKEN' },
@@ -109,25 +111,48 @@ describeSlurm('Slurm, for real', () => {
       expect(fs.readFileSync(path.join(folder, 'exit-code'), 'utf8').trim()).toBe('0');
     });
 
-    it('a job that has left Slurm’s memory is read from the exit status its script recorded', async () => {
-      const ok = await executor().submit(trainerJob({ steps: 1 }));
-      const bad = await executor().submit(trainerJob({ fail: true }));
-      for (const id of [ok.externalId, bad.externalId]) await waitForStatus(executor(), id, terminal, 30_000);
-      // MinJobAge=10: scontrol forgets finished jobs, and accounting is off (no sacct).
+    /** Submits a job that succeeds and one that fails, and waits until Slurm's controller has forgotten both (MinJobAge=10). */
+    async function forgottenJobs(on: ReturnType<typeof slurmExecutor>, where: TSlurmCluster) {
+      const ok = await on.submit(trainerJob({ steps: 1, gpus: 2 }));
+      const bad = await on.submit(trainerJob({ fail: true }));
+      for (const id of [ok.externalId, bad.externalId]) await waitForStatus(on, id, terminal, 30_000);
       await until('Slurm to forget the jobs', async () => {
         try {
-          cluster.command('scontrol', ['-o', 'show', 'job', bad.externalId.split('/')[0]!]);
+          where.command('scontrol', ['-o', 'show', 'job', bad.externalId.split('/')[0]!]);
           return null;
         } catch {
           return true;
         }
       }, 60_000, 1000);
-      const okStatus = await executor().status(ok.externalId);
-      expect(okStatus.state).toBe('succeeded');
-      expect(okStatus.finishedAt).toBeInstanceOf(Date);
-      const badStatus = await executor().status(bad.externalId);
-      expect(badStatus).toMatchObject({ state: 'failed', message: 'exit code 1' });
-      expect(await executor().logs(bad.externalId)).toContain('CUDA out of memory');
+      return { ok: ok.externalId, bad: bad.externalId };
+    }
+
+    it('a job that has left the controller’s memory is read from accounting (sacct), GPUs and all', async () => {
+      const { ok, bad } = await forgottenJobs(executor(), cluster);
+      const okStatus = await executor().status(ok);
+      expect(okStatus).toMatchObject({ state: 'succeeded', startedAt: expect.any(Date), finishedAt: expect.any(Date) });
+      // AllocTRES gres/gpu=2 times ElapsedRaw: Slurm's own GPU accounting.
+      const elapsed = (okStatus.finishedAt!.getTime() - okStatus.startedAt!.getTime()) / 1000;
+      expect(okStatus.gpuSeconds).toBe(2 * elapsed);
+      expect(cluster.command('sacct', ['-n', '-P', '-X', '-j', ok.split('/')[0]!, '-o', 'AllocTRES'])).toContain('gres/gpu=2');
+      expect(await executor().status(bad)).toMatchObject({ state: 'failed', message: 'FAILED (exit code 1)' });
+      expect(await executor().logs(bad)).toContain('CUDA out of memory');
+    });
+
+    it('without accounting, a job Slurm has forgotten is read from the exit status its script recorded', async () => {
+      const plain = await startSlurmCluster({ minJobAgeSeconds: 10 });
+      try {
+        const on = slurmExecutor(directConfig({ slurmConf: plain.conf, account: undefined, jobDir: path.join(contractScratch, 'slurm-jobs-plain') }));
+        const { ok, bad } = await forgottenJobs(on, plain);
+        expect(plain.command('bash', ['-c', 'sacct -n -X 2>&1 || true'])).toMatch(/accounting storage is disabled/i);
+        const okStatus = await on.status(ok);
+        expect(okStatus.state).toBe('succeeded');
+        expect(okStatus.finishedAt).toBeInstanceOf(Date);
+        expect(await on.status(bad)).toMatchObject({ state: 'failed', message: 'exit code 1' });
+        expect(await on.logs(bad)).toContain('CUDA out of memory');
+      } finally {
+        await plain.stop();
+      }
     });
 
     it('waiting jobs say why, in Slurm’s words; a job that cannot run is refused at submit with sbatch’s reason', async () => {
@@ -206,6 +231,9 @@ describeSlurm('Slurm, for real', () => {
       const viaSsh = await checkSlurmCluster(sshConfig({ account: undefined }));
       expect(viaSsh.checks.every((c) => c.ok), JSON.stringify(viaSsh.checks)).toBe(true);
       expect(viaSsh.checks.find((c) => c.check === 'Slurm')?.detail).toContain(`on ${sshd.user}@127.0.0.1:${sshd.port}`);
+
+      const badAccount = await checkSlurmCluster(directConfig({ account: 'someone-elses' }));
+      expect(badAccount.checks.filter((c) => !c.ok)).toEqual([{ check: 'trial job (sbatch --test-only)', ok: false, detail: expect.stringContaining('Invalid account or account/partition combination specified') }]);
 
       const badPartition = await checkSlurmCluster(directConfig({ partition: 'gpu-h100' }));
       expect(badPartition.checks.filter((c) => !c.ok).map((c) => c.check)).toEqual(['partition', 'trial job (sbatch --test-only)']);
