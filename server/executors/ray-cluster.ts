@@ -9,7 +9,8 @@ import type { TRayExecutorConfig } from './schemas';
  * GcsNodeInfo: nodeId, state ALIVE or DEAD, resourcesTotal, stateSnapshot.state IDLE or ACTIVE where
  * the version has it); `nodeLogicalResources` maps a node id to the lines `ray status` prints for it
  * ("1.0/2.0 GPU", python/ray/autoscaler/_private/util.py parse_usage), which is where Ray reports
- * what is in use.
+ * what is in use. Checked against Ray 2.58.0's own code (dashboard/routes.py rest_response,
+ * dashboard/utils.py message_to_dict and to_google_style, parse_usage).
  */
 interface TRayNodeSummary {
   raylet?: {
@@ -80,8 +81,9 @@ export async function rayClusterQueues(
   const gpuNodes = alive.filter((n) => (Number(n.raylet?.resourcesTotal?.GPU) || 0) > 0);
   const usage = gpuNodes.map((n) => usedOf(logical[n.raylet?.nodeId ?? ''], 'GPU'));
   if (usage.every((u) => u !== undefined)) queue.gpusFree = Math.max(0, gpus - usage.reduce((sum, u) => sum + u!.used, 0));
-  // Ray 2.x versions with node snapshots say which nodes are idle.
-  if (alive.length && alive.every((n) => typeof n.raylet?.stateSnapshot?.state === 'string')) queue.idleNodes = alive.filter((n) => n.raylet!.stateSnapshot!.state === 'IDLE').length;
+  // Ray 2.x versions with node snapshots say which nodes are idle (UNDEFINED: a node that has not reported one yet).
+  const snapshots = alive.map((n) => n.raylet?.stateSnapshot?.state);
+  if (alive.length && snapshots.every((state) => state === 'IDLE' || state === 'ACTIVE' || state === 'DRAINING')) queue.idleNodes = snapshots.filter((state) => state === 'IDLE').length;
 
   const free = queue.gpusFree !== undefined ? `, ${queue.gpusFree} free` : gpus ? ' (in use: not reported)' : '';
   return {

@@ -109,8 +109,8 @@ export interface TFakeRayNode {
   gpus?: number;
   head?: boolean;
   alive?: boolean;
-  /** Ray's node snapshot state; unset: IDLE when nothing runs on it, else ACTIVE. */
-  snapshot?: 'IDLE' | 'ACTIVE' | null;
+  /** Ray's node snapshot state (UNDEFINED: not reported yet; null: a version without snapshots); unset: IDLE when nothing runs on it, else ACTIVE. */
+  snapshot?: 'IDLE' | 'ACTIVE' | 'UNDEFINED' | null;
 }
 
 export interface TFakeRay {
@@ -232,7 +232,8 @@ export async function startFakeRay(
     const used = gpusUsed();
     const memory = 16 * 2 ** 30;
     const summary = nodes.map((n) => {
-      const resourcesTotal: Record<string, number> = { CPU: n.cpus ?? 8, memory, object_store_memory: memory / 2, [`node:${n.ip}`]: 1.0, ...(n.head ? { 'node:__internal_head__': 1.0 } : {}), ...(n.gpus ? { GPU: n.gpus } : {}) };
+      // The dashboard camel-cases every key it answers (to_google_style), resource names included.
+      const resourcesTotal: Record<string, number> = { CPU: n.cpus ?? 8, memory, objectStoreMemory: memory / 2, [`node:${n.ip}`]: 1.0, ...(n.head ? { 'node:InternalHead': 1.0 } : {}), ...(n.gpus ? { GPU: n.gpus } : {}) };
       const busy = used.get(n.id)! > 0;
       const raylet = {
         nodeId: n.id,
@@ -247,7 +248,7 @@ export async function startFakeRay(
         labels: { 'ray.io/node_id': n.id },
         startTimeMs: Date.now() - 3_600_000,
         endTimeMs: n.alive ? 0 : Date.now() - 60_000,
-        ...(n.snapshot === null ? {} : { stateSnapshot: { state: n.snapshot ?? (busy ? 'ACTIVE' : 'IDLE'), ...(busy ? { nodeActivity: ['Busy workers on node.'] } : {}) } }),
+        ...(n.snapshot === null ? {} : { stateSnapshot: { state: n.snapshot ?? (busy ? 'ACTIVE' : 'IDLE'), idleDurationMs: busy ? '0' : '3600000', nodeActivity: busy ? ['Busy workers on node.'] : [] } }),
         objectStoreUsedMemory: 0,
         objectStoreAvailableMemory: n.alive ? memory / 2 : 0,
         stateMessage: n.alive ? null : 'Unexpected termination: health check failed due to missing too many heartbeats',

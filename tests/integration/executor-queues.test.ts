@@ -237,11 +237,14 @@ describe('Ray: the cluster’s GPUs from the dashboard', () => {
 
   it('leaves out what the version does not report; a dashboard without the endpoint is no failure; an unreachable one is', async () => {
     const older = await startFakeRay({ nodes: [{ head: true, cpus: 4, gpus: 2, snapshot: null }] });
+    const joining = await startFakeRay({ nodes: [{ head: true, cpus: 4, gpus: 2 }, { cpus: 4, gpus: 2, snapshot: 'UNDEFINED' }] });
     try {
       const answer = await rayClusterQueues({ address: older.address });
       expect(answer.queues).toEqual([{ name: 'cluster', state: 'ALIVE', nodes: 1, gpus: 2, gpusFree: 2, cpus: 4 }]);
+      expect((await rayClusterQueues({ address: joining.address })).queues?.[0]?.idleNodes).toBeUndefined();
     } finally {
       await older.close();
+      await joining.close();
     }
     const proxied = await rayClusterQueues({ address: 'http://ray.example:8265/' }, { fetch: async () => new Response('404: Not Found', { status: 404 }) });
     expect(proxied).toEqual({ checks: [{ check: 'cluster resources', ok: true, detail: "http://ray.example:8265/nodes?view=summary is not served here (HTTP 404): the cluster's capacity is not shown; jobs run regardless" }] });
