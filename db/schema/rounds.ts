@@ -101,7 +101,8 @@ export const runs = pgTable(
     finishedAt: timestamp({ withTimezone: true }),
     heartbeatAt: timestamp({ withTimezone: true }),
   },
-  (t) => [index('runs_round_idx').on(t.roundId, t.stage), index('runs_status_idx').on(t.status)],
+  // runs_executor_idx: an executor's recent runs and GPU-hours (the Executors page) without scanning every run.
+  (t) => [index('runs_round_idx').on(t.roundId, t.stage), index('runs_status_idx').on(t.status), index('runs_executor_idx').on(t.executorId, t.id)],
 );
 
 /**

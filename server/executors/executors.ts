@@ -216,6 +216,13 @@ export async function testExecutorConnection(
     } catch (error) {
       checks.push({ check: 'job server', ok: false, detail: `${url}: ${(error as Error).message}` });
     }
+    // The dashboard's node summary: only worth asking once the job server answered.
+    if (checks.at(-1)?.ok) {
+      const { rayClusterQueues } = await import('./ray-cluster');
+      const answer = await rayClusterQueues(parsed.config, { fetch: doFetch });
+      checks.push(...answer.checks);
+      queues = answer.queues;
+    }
   } else if (parsed.kind === 'kubernetes') {
     const file = parsed.config.kubeconfig;
     const readable = file
@@ -228,8 +235,10 @@ export async function testExecutorConnection(
     // Without a readable kubeconfig there is nothing to contact the cluster with. Loaded here so
     // that the web app loads the Kubernetes client only when someone tests a cluster.
     if (readable || options.kubeConfig) {
-      const { checkKubernetesCluster } = await import('./kubernetes-cluster');
-      checks.push(...(await checkKubernetesCluster(parsed.config, { kubeConfig: options.kubeConfig })));
+      const { kubernetesClusterQueues } = await import('./kubernetes-cluster');
+      const answer = await kubernetesClusterQueues(parsed.config, { kubeConfig: options.kubeConfig });
+      checks.push(...answer.checks);
+      queues = answer.queues;
     }
   } else {
     const { checkSlurmCluster } = await import('./slurm-cluster');

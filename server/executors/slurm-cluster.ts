@@ -65,7 +65,10 @@ export function slurmQueues(nodeLines: string[], queueLines: string[]): TExecuto
       else if (state === 'PENDING') queue.pending! += 1;
     }
   }
-  return [...byName.values()].map((q) => (q.gpus ? q : { ...q, gpus: undefined, gpusFree: undefined }));
+  // The default partition first, then by name: the order sinfo lists them in varies.
+  return [...byName.values()]
+    .sort((a, b) => Number(b.isDefault) - Number(a.isDefault) || a.name.localeCompare(b.name))
+    .map((q) => (q.gpus ? q : { ...q, gpus: undefined, gpusFree: undefined }));
 }
 
 function split(stdout: string): Record<(typeof sections)[number], string[]> {
@@ -121,14 +124,20 @@ export async function checkSlurmCluster(
   if (!slurmAnswers) return { checks };
   const nodeLines = parts.nodes.filter((l) => l.includes('|'));
   const nodesOk = nodeLines.length > 0;
-  checks.push({ check: 'partitions', ok: nodesOk, detail: nodesOk ? `${nodeLines.length} node(s) visible` : lastLines(parts.nodes.join('\n')) || 'sinfo listed no nodes' });
   const queues = nodesOk ? slurmQueues(nodeLines, parts.queue.filter((l) => l.includes('|'))) : undefined;
+  // sinfo --Node lists a node once per partition it is in.
+  const nodeCount = new Set(nodeLines.map((l) => l.split('|')[0]!.trim())).size;
+  checks.push({ check: 'partitions', ok: nodesOk, detail: nodesOk ? `${queues!.length} partition(s), ${nodeCount} node(s)` : lastLines(parts.nodes.join('\n')) || 'sinfo listed no nodes' });
   if (queues && config.partition && !queues.some((q) => q.name === config.partition)) {
     checks.push({ check: 'partition', ok: false, detail: `no partition ${config.partition} (this cluster has ${queues.map((q) => q.name).join(', ')})` });
   }
   const testLines = parts.test;
   const exit = /^exit (\d+)$/.exec(testLines.at(-1) ?? '')?.[1];
-  const answer = lastLines(testLines.slice(0, -1).join('\n'), 2).replace(/^sbatch: /, '').replace(/ sbatch: /g, ' ');
+  const answer = lastLines(testLines.slice(0, -1).join('\n'), 2)
+    .replace(/^sbatch: /, '')
+    .replace(/ sbatch: /g, ' ')
+    // Times are epochs here (SLURM_TIME_FORMAT=%s): say them as dates.
+    .replace(/\bto start at (\d{9,})\b/, (_, epoch: string) => `to start at ${new Date(Number(epoch) * 1000).toISOString().replace('.000Z', 'Z')}`);
   checks.push({ check: 'trial job (sbatch --test-only)', ok: exit === '0', detail: answer || `exit ${exit ?? 'unknown'}` });
   return { checks, ...(queues ? { queues } : {}) };
 }

@@ -779,7 +779,7 @@ describe('executor administration', () => {
       try {
         const allowed = await test('k8s-ok', kubeconfigFile('ok', full.server, 'good-token'));
         expect(allowed).toMatchObject({ ok: true });
-        expect(allowed.checks.map((c) => c.check)).toEqual(['kubeconfig', 'cluster', 'permissions']);
+        expect(allowed.checks.map((c) => c.check)).toEqual(['kubeconfig', 'cluster', 'permissions', 'GPU nodes']);
       } finally {
         await full.close();
       }

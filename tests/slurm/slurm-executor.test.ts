@@ -223,7 +223,9 @@ describeSlurm('Slurm, for real', () => {
       const direct = await checkSlurmCluster(directConfig());
       expect(direct.checks.every((c) => c.ok), JSON.stringify(direct.checks)).toBe(true);
       expect(direct.checks.find((c) => c.check === 'Slurm')?.detail).toMatch(/^slurm(-wlm)? \d+\.\d+/);
-      expect(direct.checks.find((c) => c.check === 'trial job (sbatch --test-only)')?.detail).toMatch(/to start at .* in partition debug/);
+      expect(direct.checks.find((c) => c.check === 'trial job (sbatch --test-only)')?.detail).toMatch(/to start at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ using 1 processors on nodes pw\d in partition debug/);
+      expect(direct.checks.find((c) => c.check === 'partitions')?.detail).toBe('2 partition(s), 2 node(s)');
+      expect(direct.queues!.map((q) => q.name)).toEqual(['debug', 'long']);
       const debug = direct.queues!.find((q) => q.name === 'debug')!;
       expect(debug).toMatchObject({ isDefault: true, state: 'up', nodes: 2, gpus: 4, cpus: 2, timeLimit: 'infinite' });
       expect(direct.queues!.find((q) => q.name === 'long')).toMatchObject({ isDefault: false, timeLimit: '2-00:00:00', nodes: 2 });

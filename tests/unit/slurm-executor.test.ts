@@ -179,6 +179,7 @@ describe('partitions from sinfo and squeue', () => {
     ];
     const queue = ['h100|RUNNING', 'h100|PENDING', 'h100,cpu|PENDING', 'cpu|RUNNING'];
     expect(slurmQueues(nodes, queue)).toEqual([
+      // The default partition first.
       { name: 'h100', state: 'up', isDefault: true, nodes: 4, idleNodes: 1, gpus: 32, gpusFree: 14, cpus: 384, timeLimit: '2-00:00:00', running: 1, pending: 2 },
       { name: 'cpu', state: 'up', isDefault: false, nodes: 1, idleNodes: 1, gpus: undefined, gpusFree: undefined, cpus: 64, timeLimit: 'infinite', running: 1, pending: 1 },
     ]);

@@ -250,10 +250,10 @@ function RoundDetail({ id }: { id: number }) {
 }
 
 /** Training rounds for platform admins: launch with the exact configs shown, follow stages, logs and metrics. */
-export function RoundsAdmin() {
+export function RoundsAdmin({ initialRound = null }: { initialRound?: number | null }) {
   const trpc = useTRPC();
   const list = useQuery({ ...trpc.rounds.list.queryOptions(), refetchInterval: 5000 });
-  const [selected, setSelected] = useState<number | null>(null);
+  const [selected, setSelected] = useState<number | null>(initialRound);
   const cell = 'py-1.5 pr-4 align-middle';
   return (
     <main className="mx-auto max-w-6xl space-y-6 p-6">

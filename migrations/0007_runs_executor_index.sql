@@ -1,0 +1,1 @@
+CREATE INDEX "runs_executor_idx" ON "runs" USING btree ("executor_id","id");
