@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Creates (or brings up to date) the Python environment the host jobs and the round test run in:
-#   bash workers/host/setup-venv.sh [DIR]        (default: .venv at the repository root)
+#   bash workers/host/setup-venv.sh [DIR]        (default: $PAIRWISE_HOST_VENV, else .venv at the repository root)
 # A stamp of requirements.txt skips the install when nothing changed. Where pip's configured
 # index is a local mirror (PIP_INDEX_URL, or a file:// index in pip's config) it is used as is.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-venv="$(realpath -m "${1:-$here/../../.venv}")"
+venv="$(realpath -m "${1:-${PAIRWISE_HOST_VENV:-$here/../../.venv}}")"
 requirements="$here/requirements.txt"
 stamp="$venv/.requirements.sha256"
 want="$(sha256sum "$requirements" | cut -d' ' -f1)"
