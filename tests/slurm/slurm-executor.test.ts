@@ -174,8 +174,9 @@ describeSlurm('Slurm, for real', () => {
       const runId = takeRunId();
       const venv = hostVenv();
       // With the trainer venv: a real torch.distributed rendezvous (gloo) of the two ranks at the address the script gives.
+      // The barrier and the orderly teardown keep a rank from exiting while its peer still reads from it (gloo aborts then).
       const rendezvous = venv
-        ? `${venv.python} -c "import os, torch, torch.distributed as d; d.init_process_group('gloo', init_method='tcp://'+os.environ['PAIRWISE_MASTER_ADDR']+':29500', rank=int(os.environ['PAIRWISE_NODE_RANK']), world_size=2); t=torch.tensor([int(os.environ['PAIRWISE_NODE_RANK'])+1]); d.all_reduce(t); print('allreduce', int(t))"`
+        ? `${venv.python} -c "import os, torch, torch.distributed as d; d.init_process_group('gloo', init_method='tcp://'+os.environ['PAIRWISE_MASTER_ADDR']+':29500', rank=int(os.environ['PAIRWISE_NODE_RANK']), world_size=2); t=torch.tensor([int(os.environ['PAIRWISE_NODE_RANK'])+1]); d.all_reduce(t); print('allreduce', int(t), flush=True); d.barrier(); d.destroy_process_group()"`
         : 'echo "allreduce 3 (no venv: rendezvous not tried)"';
       const job: TExecutorJob = {
         runId,
