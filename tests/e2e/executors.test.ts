@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startEmbeddedPostgres } from '@/db/embedded';
 import { loadSecrets } from '@/server/setup/installation';
 import { launchChromium } from '../helpers/browser';
+import { slurmUnavailable, startSlurmCluster } from '../slurm/cluster';
 import { appUrl, artifact, demoAccounts, signIn } from '../helpers/e2e-app';
 
 /** Untrusted text (a round's name here) must reach the page as these characters, never as markup. */
@@ -158,6 +159,46 @@ describe('executors page', () => {
     expect(await row(page, name).count()).toBe(0);
     expect(problems).toEqual([]);
     await page.close();
+  });
+
+  // A real Slurm cluster on this machine (tests/slurm/cluster.ts), as root with Debian's slurm-wlm; CI has both.
+  const slurmMissing = slurmUnavailable();
+  if (slurmMissing && process.env.CI) throw new Error(`the Slurm part of the executors page test cannot run under CI: ${slurmMissing}`);
+  it.skipIf(Boolean(slurmMissing))('a Slurm executor’s connection test shows the cluster’s partitions, nodes and GPUs', async () => {
+    const cluster = await startSlurmCluster();
+    const admin = demoAccounts().find((a) => a.role === 'admin')!;
+    const name = `e2e-slurm-${randomBytes(3).toString('hex')}`;
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      await signIn(page, admin);
+      await page.goto(`${appUrl()}/admin/executors`);
+      await page.getByRole('heading', { name: 'Executors' }).waitFor();
+      await page.getByRole('button', { name: 'Add executor' }).first().click();
+      await page.getByLabel('Name').fill(name);
+      await page.getByLabel('Kind').selectOption('slurm');
+      await page.getByLabel('Config (JSON)').fill(JSON.stringify({ slurmConf: cluster.conf, partition: 'debug', timeLimit: '1-00:00:00' }));
+      await page.getByRole('button', { name: 'Add executor' }).last().click();
+      await row(page, name).waitFor();
+      expect(await cell(page, name, 1).textContent()).toBe('slurm');
+
+      await page.getByRole('button', { name: `Test connection: ${name}` }).click();
+      const result = page.getByRole('region', { name: `Connection test of ${name}` });
+      await result.getByRole('table', { name: 'Queues' }).waitFor({ timeout: 60_000 });
+      expect(await result.getByRole('status').textContent()).toBe('Every check passed.');
+      const checks = (await result.locator('li').allInnerTexts()).map((c) => c.replace(/\s+/g, ' ').trim());
+      expect(checks[0]).toMatch(/^ok Slurm slurm(-wlm)? \d+\.\d+/);
+      expect(checks).toContain('ok partitions 2 partition(s), 2 node(s)');
+      expect(checks.at(-1)).toMatch(/^ok trial job \(sbatch --test-only\) Job \d+ to start at .* in partition debug$/);
+      const rows = (await result.getByRole('table', { name: 'Queues' }).locator('tbody tr').allInnerTexts()).map((r) => r.replace(/\s+/g, ' ').trim());
+      expect(rows).toEqual(['debug(default) up 2 / 2 4 / 4 infinite 0 / 0', 'long up 2 / 2 4 / 4 2-00:00:00 0 / 0']);
+      await page.screenshot({ path: artifact('executors-slurm-queues.png'), fullPage: true });
+      await page.getByRole('button', { name: `Delete: ${name}` }).click();
+      await row(page, name).getByRole('button', { name: 'Delete', exact: true }).click();
+      await expect.poll(() => row(page, name).count()).toBe(0);
+    } finally {
+      await page.close();
+      await cluster.stop();
+    }
   });
 
   it('is for platform admins only', async () => {
