@@ -2,6 +2,7 @@
 
 import { Component, memo, type ReactNode } from 'react';
 import ReactMarkdown, { type Components } from 'react-markdown';
+import remarkBreaks from 'remark-breaks';
 import remarkGfm from 'remark-gfm';
 import { markdownRisk } from './markdown-risk';
 import { rehypeCodeHighlight } from './rehype-code-highlight';
@@ -51,13 +52,23 @@ class MarkdownBoundary extends Component<{ text: string; children: ReactNode }, 
   }
 }
 
-function MarkdownImpl({ text }: { text: string }) {
+const withBreaks = [remarkGfm, remarkBreaks];
+const withoutBreaks = [remarkGfm];
+
+/**
+ * Markdown as a chat UI shows it. `breaks`: a single newline is a line break, as the writer meant
+ * it (a model's poem, ABC notation one header per line, a task statement's lines); CommonMark would
+ * join such lines into one paragraph, and the annotator would judge a broken rendering. Documents
+ * written as markdown (guidelines) keep CommonMark's rule, where a newline inside a paragraph is a
+ * space. Code blocks, tables and lists are markdown either way.
+ */
+function MarkdownImpl({ text, breaks = false }: { text: string; breaks?: boolean }) {
   const risk = markdownRisk(text);
   if (risk) return <PlainText text={text} reason={risk} />;
   return (
     <MarkdownBoundary text={text}>
       <div className="markdown">
-        <ReactMarkdown remarkPlugins={[remarkGfm]} rehypePlugins={text.length <= HIGHLIGHT_LIMIT ? [rehypeCodeHighlight] : []} components={components}>
+        <ReactMarkdown remarkPlugins={breaks ? withBreaks : withoutBreaks} rehypePlugins={text.length <= HIGHLIGHT_LIMIT ? [rehypeCodeHighlight] : []} components={components}>
           {text}
         </ReactMarkdown>
       </div>
