@@ -9,18 +9,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/browser';
-import { runCli } from '../helpers/cli';
-import { readDemoAccounts, signIn } from '../helpers/demo-session';
-import { artifact } from '../helpers/e2e-app';
-
-const appUrl = inject('appUrl');
-const dataDir = inject('appDataDir');
-const databaseUrl = inject('appDatabaseUrl');
-const cliEnv: NodeJS.ProcessEnv = { ...process.env, PAIRWISE_DATA_DIR: dataDir };
-if (databaseUrl) cliEnv.DATABASE_URL = databaseUrl;
-else delete cliEnv.DATABASE_URL;
+import { appUrl, artifact, cli, demoAccounts, signIn } from '../helpers/e2e-app';
 
 const slug = 'rendering';
 
@@ -95,18 +86,17 @@ describe('responses rendered as written', () => {
 
   beforeAll(async () => {
     browser = await launchChromium();
-    const annotator = readDemoAccounts(dataDir).find((a) => a.role === 'annotator')!;
-    expect((await runCli(['project', 'create', '--slug', slug, '--name', 'Rendering as written'], { env: cliEnv })).code).toBe(0);
-    expect((await runCli(['member', 'add', '--project', slug, '--email', annotator.email, '--role', 'annotator'], { env: cliEnv })).code).toBe(0);
+    const annotator = demoAccounts().find((a) => a.role === 'annotator')!;
+    await cli(['project', 'create', '--slug', slug, '--name', 'Rendering as written']);
+    await cli(['member', 'add', '--project', slug, '--email', annotator.email, '--role', 'annotator']);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-rendering-'));
     const file = path.join(dir, 'cases.jsonl');
     fs.writeFileSync(file, cases.map((c) => JSON.stringify({ id: c.id, prompt: c.prompt, responses: c.answers.map((content) => ({ content })) })).join('\n') + '\n');
-    const imported = await runCli(['import', '--project', slug, file], { env: cliEnv });
-    expect(imported.code, imported.stderr).toBe(0);
+    await cli(['import', '--project', slug, file]);
     fs.rmSync(dir, { recursive: true, force: true });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await signIn(page, appUrl, annotator);
-    await page.goto(`${appUrl}/annotate/${slug}`);
+    await signIn(page, annotator);
+    await page.goto(`${appUrl()}/annotate/${slug}`);
   });
 
   afterAll(async () => {
