@@ -5,32 +5,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import path from 'node:path';
-import postgres from 'postgres';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startEmbeddedPostgres } from '@/db/embedded';
-import { loadSecrets } from '@/server/setup/installation';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/browser';
 import { slurmUnavailable, startSlurmCluster } from '../slurm/cluster';
-import { appUrl, artifact, demoAccounts, signIn } from '../helpers/e2e-app';
+import { appDatabase, appUrl, artifact, demoAccounts, signIn } from '../helpers/e2e-app';
 
 /** Untrusted text (a round's name here) must reach the page as these characters, never as markup. */
 const hostile = '<img src=x onerror="window.__pwned=1">';
-
-/** The app's database: the one the setup created, or the embedded server the app runs (reused, never stopped here). */
-async function appDatabase(): Promise<postgres.Sql> {
-  const configured = inject('appDatabaseUrl');
-  if (configured) return postgres(configured, { max: 1, onnotice: () => {} });
-  const dataDir = inject('appDataDir');
-  const { postgresPassword } = await loadSecrets(dataDir);
-  const server = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'postgres'), password: postgresPassword });
-  if (!server.reused) {
-    await server.stop();
-    throw new Error('the app’s embedded PostgreSQL is not running');
-  }
-  return postgres(server.url, { max: 1, onnotice: () => {} });
-}
 
 let browser: Browser;
 

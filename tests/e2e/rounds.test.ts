@@ -1,31 +1,13 @@
-import path from 'node:path';
-import postgres from 'postgres';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startEmbeddedPostgres } from '@/db/embedded';
-import { loadSecrets } from '@/server/setup/installation';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/browser';
-import { appUrl as appUrlOf, artifact, cli, demoAccounts, signIn, type TAccount } from '../helpers/e2e-app';
+import { appDatabase, appUrl as appUrlOf, artifact, cli, demoAccounts, signIn, type TAccount } from '../helpers/e2e-app';
 
 const appUrl = appUrlOf();
 const policyName = 'llama-r1-policy';
 const executorName = 'two-gpu-box';
 /** Stage errors come from executors and logs: untrusted text, to be shown as these characters. */
 const hostile = '<img src=x onerror="window.__pwned=1">';
-
-/** The app's database: the one the setup created, or the embedded server the app runs (reused, never stopped here). */
-async function appDatabase(): Promise<postgres.Sql> {
-  const configured = inject('appDatabaseUrl');
-  if (configured) return postgres(configured, { max: 1, onnotice: () => {} });
-  const dataDir = inject('appDataDir');
-  const { postgresPassword } = await loadSecrets(dataDir);
-  const server = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'postgres'), password: postgresPassword });
-  if (!server.reused) {
-    await server.stop();
-    throw new Error('the app’s embedded PostgreSQL is not running');
-  }
-  return postgres(server.url, { max: 1, onnotice: () => {} });
-}
 
 const field = (page: Page, label: string) => page.getByLabel(label, { exact: true });
 

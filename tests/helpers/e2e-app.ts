@@ -2,11 +2,28 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
+import postgres from 'postgres';
 import { expect, inject } from 'vitest';
+import { startEmbeddedPostgres } from '@/db/embedded';
+import { loadSecrets } from '@/server/setup/installation';
 import { runCli, type TCliResult } from './cli';
 
 /** Helpers for browser tests against the app that tests/e2e/app-setup.ts started. */
 export const appUrl = () => inject('appUrl');
+
+/** The app's database: the one the setup created, or the embedded server the app runs (reused, never stopped here). */
+export async function appDatabase(): Promise<postgres.Sql> {
+  const configured = inject('appDatabaseUrl');
+  if (configured) return postgres(configured, { max: 1, onnotice: () => {} });
+  const dataDir = inject('appDataDir');
+  const { postgresPassword } = await loadSecrets(dataDir);
+  const server = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'postgres'), password: postgresPassword });
+  if (!server.reused) {
+    await server.stop();
+    throw new Error('the app’s embedded PostgreSQL is not running');
+  }
+  return postgres(server.url, { max: 1, onnotice: () => {} });
+}
 
 export function cliEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, PAIRWISE_DATA_DIR: inject('appDataDir') };
